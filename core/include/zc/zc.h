@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * zc/zc.h — the public C API of libzc.
+ *
+ * A cluster is one shared-memory region: a buffer pool (which is also the
+ * AF_XDP UMEM), per-buffer reference counts and owners, and consumer queues
+ * (an RX ring and a return ring each). One process creates it and owns it
+ * (zc-balance, or a tool that opens a device directly); others attach.
+ *
+ * Conventions:
+ *  - Control-path calls return 0 or a negative errno, and fill *err (when not
+ *    NULL) with the same code and a sentence a person can act on.
+ *  - Fast-path calls (bursts) never block, allocate or log: they return counts.
+ *  - Every struct passed in carries struct_size, so the library can tell which
+ *    version of it the caller was built with.
+ *
+ * Errors from zc_cluster_attach, each with its own errno:
+ *   -ENOENT           no such cluster (nobody created it, or it was destroyed)
+ *   -EACCES           the caller may not open the region file
+ *   -EPROTO           the file is not a zc cluster region (wrong magic)
+ *   -EPROTONOSUPPORT  the region has another layout version than this library
+ *   -EBADMSG          the file is smaller than its header says, or its layout
+ *                     is inconsistent
+ *   -ESRCH            the region's owner process is gone (a stale file)
+ */
+#ifndef ZC_ZC_H
+#define ZC_ZC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zc/desc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when a function or struct of this header changes incompatibly. */
+#define ZC_API_VERSION 1
+/* Bumped when the shared region's layout changes. */
+#define ZC_LAYOUT_VERSION 1
+
+/* The API version the library was built with (compare to ZC_API_VERSION). */
+unsigned zc_api_version(void);
+
+#define ZC_ERROR_MESSAGE_MAX 256
+
+typedef struct zc_error {
+    int code;                           /* negative errno, 0 when no error */
+    char message[ZC_ERROR_MESSAGE_MAX]; /* a sentence, without trailing newline */
+} zc_error;
+
+/* Log messages of the control path (never the fast path). */
+typedef enum zc_log_level {
+    ZC_LOG_ERROR = 0,
+    ZC_LOG_WARNING = 1,
+    ZC_LOG_INFO = 2,
+    ZC_LOG_DEBUG = 3,
+} zc_log_level;
+
+typedef void (*zc_log_fn)(zc_log_level level, const char* message, void* user);
+
+/* Replaces the log handler (NULL restores the default, which writes
+ * "zc: message" to stderr for warnings and errors). Set it before creating
+ * clusters; it is not synchronised against concurrent logging. */
+void zc_set_log_handler(zc_log_fn handler, void* user);
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                  */
+
+/* Metadata in each frame's headroom, before the packet data. */
+typedef struct zc_buffer_meta {
+    uint64_t timestamp_ns; /* receive time, CLOCK_REALTIME nanoseconds */
+    uint32_t hash;         /* flow hash, as computed by the balancer */
+    uint32_t length;       /* bytes on the wire (may exceed the captured len) */
+    uint16_t port;         /* input port: index of the device in an aggregate */
+    uint16_t flags;
+    uint32_t reserved;
+} zc_buffer_meta;
+
+/* Where a buffer is: the kind in the top 8 bits, an id (queue, consumer,
+ * device queue) in the low 24. */
+typedef enum zc_owner_kind {
+    ZC_OWNER_FREE = 0,     /* on the pool's free list */
+    ZC_OWNER_WORKER = 1,   /* in the hands of the cluster owner's worker */
+    ZC_OWNER_DEVICE = 2,   /* fill ring, kernel or TX ring of device queue id */
+    ZC_OWNER_QUEUE = 3,    /* on the RX ring of queue id */
+    ZC_OWNER_CONSUMER = 4, /* in the hands of the consumer of queue id */
+    ZC_OWNER_RETURN = 5,   /* on the return ring of queue id */
+    ZC_OWNER_KINDS = 6
+} zc_owner_kind;
+
+#define ZC_OWNER(kind, id) ((((uint32_t)(kind)) << 24) | ((uint32_t)(id)&0xffffffu))
+#define ZC_OWNER_KIND(owner) ((uint32_t)(owner) >> 24)
+#define ZC_OWNER_ID(owner) ((uint32_t)(owner)&0xffffffu)
+
+/* ------------------------------------------------------------------------ */
+/* Clusters                                                                 */
+
+typedef struct zc_cluster zc_cluster;
+
+#define ZC_CLUSTER_NO_HUGEPAGES 0x1u /* use /dev/shm even if hugetlbfs has room */
+
+typedef struct zc_cluster_config {
+    uint32_t struct_size;  /* sizeof(zc_cluster_config) */
+    uint32_t frame_size;   /* bytes per buffer: 2048 or 4096 (default 2048) */
+    uint32_t frame_count;  /* buffers in the pool (default 4096) */
+    uint32_t queue_count;  /* consumer queues (default 1, at most 1024) */
+    uint32_t queue_slots;  /* slots per ring, a power of two (default 4096) */
+    int32_t group;         /* group of the region file, -1 for the creator's */
+    uint32_t flags;        /* ZC_CLUSTER_* */
+    uint32_t reserved;
+    const char* directory; /* NULL: /dev/hugepages/zc if it has room, else /dev/shm/zc */
+} zc_cluster_config;
+
+/* Fills *config with the defaults. */
+void zc_cluster_config_init(zc_cluster_config* config);
+
+/* Creates cluster `id` and makes the caller its owner. A region left by a
+ * dead owner is replaced (and logged); a live one gives -EEXIST. */
+int zc_cluster_create(uint32_t id, const zc_cluster_config* config, zc_cluster** out, zc_error* err);
+
+/* Attaches to cluster `id` (directory as in the config, NULL for the
+ * default search). See the error list at the top of this file. */
+int zc_cluster_attach(uint32_t id, const char* directory, zc_cluster** out, zc_error* err);
+
+/* Detaches (a consumer) or destroys (the owner: marks the region dead and
+ * removes its file). NULL is ignored. */
+void zc_cluster_close(zc_cluster* cluster);
+
+typedef struct zc_cluster_info {
+    uint32_t struct_size; /* sizeof(zc_cluster_info) */
+    uint32_t id;
+    int32_t owner_pid;
+    uint32_t state;       /* 0 creating, 1 running, 2 stopping, 3 dead */
+    uint32_t frame_size;
+    uint32_t frame_count;
+    uint32_t data_offset; /* frame start to first packet byte */
+    uint32_t queue_count;
+    uint32_t queue_slots;
+    uint32_t hugepages;   /* 1 when the region lives in hugetlbfs */
+    uint64_t region_bytes;
+    char path[256];       /* the region file */
+} zc_cluster_info;
+
+int zc_cluster_get_info(const zc_cluster* cluster, zc_cluster_info* info);
+
+/* The pool's memory (the UMEM) and its size, for registering with AF_XDP. */
+void* zc_cluster_pool_base(zc_cluster* cluster);
+uint64_t zc_cluster_pool_bytes(const zc_cluster* cluster);
+
+/* ------------------------------------------------------------------------ */
+/* The buffer pool. Allocation and release belong to the cluster's owner and
+ * to one thread of it at a time (the worker); consumers return buffers on
+ * their queue's return ring. Buffers are named by index, 0..frame_count-1. */
+
+/* Takes up to n free buffers; each gets one reference and the given owner.
+ * Returns how many were taken (fewer when the pool runs low: a status, not an
+ * error). */
+uint32_t zc_pool_alloc_burst(zc_cluster* cluster, uint32_t* buffers, uint32_t n, uint32_t owner);
+
+/* Drops one reference from each buffer; a buffer whose last reference goes
+ * returns to the free list. Indices outside the pool and buffers with no
+ * reference are ignored and counted (bad_index, double_free). Returns how
+ * many buffers went back to the free list. */
+uint32_t zc_pool_release_burst(zc_cluster* cluster, const uint32_t* buffers, uint32_t n);
+
+/* Adds `refs` references to an allocated buffer (fan-out: one per group).
+ * -EINVAL for a bad index or a free buffer. */
+int zc_buffer_ref_add(zc_cluster* cluster, uint32_t buffer, uint32_t refs);
+uint32_t zc_buffer_refcount(const zc_cluster* cluster, uint32_t buffer);
+
+/* Records where a buffer is now (ZC_OWNER(kind, id)). */
+void zc_buffer_set_owner(zc_cluster* cluster, uint32_t buffer, uint32_t owner);
+uint32_t zc_buffer_owner(const zc_cluster* cluster, uint32_t buffer);
+
+/* Descriptor address of the first packet byte of a buffer, and back. The
+ * reverse is validated: -EINVAL when addr is outside the pool. */
+uint64_t zc_buffer_addr(const zc_cluster* cluster, uint32_t buffer);
+int zc_buffer_from_addr(const zc_cluster* cluster, uint64_t addr, uint32_t* buffer);
+
+/* The packet data and the metadata of a buffer (no bounds check: fast path). */
+void* zc_buffer_data(zc_cluster* cluster, uint32_t buffer);
+zc_buffer_meta* zc_buffer_meta_of(zc_cluster* cluster, uint32_t buffer);
+/* Bytes of packet data a buffer can hold. */
+uint32_t zc_buffer_capacity(const zc_cluster* cluster);
+
+uint32_t zc_pool_free_count(const zc_cluster* cluster);
+
+typedef struct zc_pool_report {
+    uint32_t struct_size;                 /* sizeof(zc_pool_report) */
+    uint32_t total;                       /* frames in the pool */
+    uint32_t free_count;                  /* the free list's length */
+    uint32_t by_kind[ZC_OWNER_KINDS];     /* buffers per zc_owner_kind */
+    uint32_t errors;                      /* inconsistencies found */
+    uint64_t bad_index;                   /* counters, see release_burst */
+    uint64_t double_free;
+    char first_error[ZC_ERROR_MESSAGE_MAX]; /* the first inconsistency, described */
+} zc_pool_report;
+
+/* The conservation check: every buffer is in exactly one place. Walks the
+ * whole pool (control path). Returns 0 when the pool is consistent, -EBADMSG
+ * otherwise, with the details in *report. */
+int zc_pool_check(const zc_cluster* cluster, zc_pool_report* report);
+
+/* ------------------------------------------------------------------------ */
+/* Queues: one RX ring (worker to consumer) and one return ring (consumer to
+ * worker) each. A handle is one end of one queue; each end is used by one
+ * thread at a time. The C++ header zc/ring.hpp gives the same rings inline. */
+
+typedef struct zc_queue zc_queue;
+
+typedef enum zc_queue_end {
+    ZC_QUEUE_WORKER = 0,   /* produces on RX, consumes the return ring */
+    ZC_QUEUE_CONSUMER = 1, /* consumes RX, produces on the return ring */
+} zc_queue_end;
+
+int zc_queue_open(zc_cluster* cluster, uint32_t queue, zc_queue_end end, zc_queue** out, zc_error* err);
+void zc_queue_close(zc_queue* queue);
+
+/* Worker end. send: up to n descriptors onto the RX ring (all of them or as
+ * many as fit); reap: up to n returned descriptors. */
+uint32_t zc_queue_send_burst(zc_queue* queue, const zc_desc* descs, uint32_t n);
+uint32_t zc_queue_reap_burst(zc_queue* queue, zc_desc* descs, uint32_t n);
+
+/* Consumer end. recv: up to n descriptors from the RX ring; give_back: up to
+ * n descriptors onto the return ring. */
+uint32_t zc_queue_recv_burst(zc_queue* queue, zc_desc* descs, uint32_t n);
+uint32_t zc_queue_give_back_burst(zc_queue* queue, const zc_desc* descs, uint32_t n);
+
+/* For inline access from C++ (zc/ring.hpp): the shared memory of one ring
+ * of a queue, to wrap in zc::RingProducer / zc::RingConsumer. NULL for a
+ * queue that does not exist. */
+typedef enum zc_ring_kind {
+    ZC_RING_RX = 0,     /* worker to consumer */
+    ZC_RING_RETURN = 1, /* consumer to worker */
+} zc_ring_kind;
+
+void* zc_queue_ring_memory(zc_cluster* cluster, uint32_t queue, zc_ring_kind kind);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* ZC_ZC_H */

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// Cluster regions: create, attach, close. Control path only.
+//
+// The owner builds the region in a temporary file and publishes it with
+// link(2), so no attacher ever sees a half-written header, and two owners
+// racing for one id cannot both win.
+
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <grp.h>
+#include <linux/magic.h>
+#include <memory>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "cluster.hpp"
+#include "error.hpp"
+
+namespace zc {
+
+namespace {
+
+constexpr const char* kHugeDir = "/dev/hugepages/zc";
+constexpr const char* kShmDir = "/dev/shm/zc";
+constexpr std::uint32_t kMaxQueues = 1024;
+constexpr std::uint32_t kMaxFrames = 1u << 24;
+
+std::uint64_t align_up(std::uint64_t value, std::uint64_t to) { return (value + to - 1) / to * to; }
+
+std::string region_path(const char* directory, std::uint32_t id)
+{
+    return std::string(directory) + "/cluster-" + std::to_string(id);
+}
+
+// Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. With
+// the pid, it names one process even after the pid is reused. 0 if unknown.
+std::uint64_t process_start_time(pid_t pid)
+{
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+    FILE* file = std::fopen(path, "re");
+    if (!file)
+        return 0;
+    char line[1024];
+    size_t got = std::fread(line, 1, sizeof line - 1, file);
+    std::fclose(file);
+    line[got] = '\0';
+    // The command name (field 2) may hold spaces and parentheses: start after
+    // the last ')'.
+    const char* field = std::strrchr(line, ')');
+    if (!field)
+        return 0;
+    // Fields 3.. follow, one space before each; we want field 22.
+    for (int n = 2; n < 22 && field; ++n)
+        field = std::strchr(field + 1, ' ');
+    return field ? std::strtoull(field + 1, nullptr, 10) : 0;
+}
+
+bool owner_alive(const RegionHeader& header)
+{
+    pid_t pid = header.owner_pid;
+    if (pid <= 0)
+        return false;
+    if (::kill(pid, 0) != 0 && errno == ESRCH)
+        return false;
+    std::uint64_t start = process_start_time(pid);
+    return start == 0 || start == header.owner_start_time;
+}
+
+std::uint32_t load_state(const RegionHeader& header)
+{
+    return std::atomic_ref<const std::uint32_t>(header.state).load(std::memory_order_acquire);
+}
+
+struct Layout {
+    std::uint64_t buffer_state_offset;
+    std::uint64_t free_list_offset;
+    std::uint64_t queue_table_offset;
+    std::uint64_t rings_offset;
+    std::uint64_t ring_bytes;
+    std::uint64_t pool_offset;
+    std::uint64_t pool_bytes;
+    std::uint64_t total;
+};
+
+Layout compute_layout(std::uint32_t frame_size, std::uint32_t frame_count, std::uint32_t queue_count,
+                      std::uint32_t queue_slots, std::uint64_t page)
+{
+    Layout l{};
+    l.buffer_state_offset = kHeaderBytes;
+    l.free_list_offset = align_up(l.buffer_state_offset + std::uint64_t{frame_count} * sizeof(BufferState), kCacheLine);
+    l.queue_table_offset = align_up(l.free_list_offset + std::uint64_t{frame_count} * sizeof(std::uint32_t), kCacheLine);
+    l.rings_offset = align_up(l.queue_table_offset + std::uint64_t{queue_count} * sizeof(QueueInfo), kCacheLine);
+    l.ring_bytes = ring_bytes(queue_slots, sizeof(zc_desc));
+    l.pool_offset = align_up(l.rings_offset + 2 * std::uint64_t{queue_count} * l.ring_bytes, page);
+    l.pool_bytes = std::uint64_t{frame_count} * frame_size;
+    l.total = align_up(l.pool_offset + l.pool_bytes, page);
+    return l;
+}
+
+// Points the process-local view at the parts of a mapped, validated region.
+void bind_view(zc_cluster& c, const RegionHeader& h)
+{
+    c.states = reinterpret_cast<BufferState*>(c.base + h.buffer_state_offset);
+    c.free_list = reinterpret_cast<std::uint32_t*>(c.base + h.free_list_offset);
+    c.queues = reinterpret_cast<QueueInfo*>(c.base + h.queue_table_offset);
+    c.pool = c.base + h.pool_offset;
+    c.frame_size = h.frame_size;
+    c.frame_shift = static_cast<std::uint32_t>(__builtin_ctz(h.frame_size));
+    c.frame_count = h.frame_count;
+    c.data_offset = h.frame_headroom + kXdpHeadroom;
+    c.queue_count = h.queue_count;
+    c.queue_slots = h.queue_slots;
+}
+
+// Decides where a new region goes: hugetlbfs when it is mounted and has the
+// pages, else /dev/shm, saying why.
+const char* choose_directory(const zc_cluster_config& config, std::uint64_t bytes_4k, bool* hugepages)
+{
+    *hugepages = false;
+    if (config.directory)
+        return config.directory;
+    if (config.flags & ZC_CLUSTER_NO_HUGEPAGES) {
+        log(ZC_LOG_INFO, "cluster: hugepages not requested; using %s", kShmDir);
+        return kShmDir;
+    }
+    struct statfs fs {};
+    if (::statfs("/dev/hugepages", &fs) != 0 || fs.f_type != HUGETLBFS_MAGIC) {
+        log(ZC_LOG_INFO, "cluster: no hugetlbfs mounted at /dev/hugepages; using %s", kShmDir);
+        return kShmDir;
+    }
+    std::uint64_t page = static_cast<std::uint64_t>(fs.f_bsize);
+    std::uint64_t needed = align_up(bytes_4k, page) / page;
+    if (fs.f_bfree < needed) {
+        log(ZC_LOG_INFO,
+            "cluster: hugetlbfs has %" PRIu64 " free pages of %" PRIu64 " KiB, the region needs %" PRIu64
+            "; using %s (raise /proc/sys/vm/nr_hugepages for huge pages)",
+            static_cast<std::uint64_t>(fs.f_bfree), page / 1024, needed, kShmDir);
+        return kShmDir;
+    }
+    *hugepages = true;
+    return kHugeDir;
+}
+
+int validate_config(const zc_cluster_config& c, zc_error* err, std::uint32_t id)
+{
+    if (c.frame_size != 2048 && c.frame_size != 4096)
+        return fail(err, -EINVAL, "cluster %u: frame size %u is not supported (use 2048 or 4096)", id, c.frame_size);
+    if (c.frame_count == 0 || c.frame_count > kMaxFrames)
+        return fail(err, -EINVAL, "cluster %u: frame count %u is out of range (1 to %u)", id, c.frame_count, kMaxFrames);
+    if (c.queue_count > kMaxQueues)
+        return fail(err, -EINVAL, "cluster %u: %u queues is more than the %u a cluster can hold", id, c.queue_count,
+                    kMaxQueues);
+    const char* why = nullptr;
+    alignas(kCacheLine) std::byte probe[sizeof(RingShared)];
+    if (ring_init(probe, c.queue_slots, sizeof(zc_desc), &why) != 0)
+        return fail(err, -EINVAL, "cluster %u: queue slots %u: %s", id, c.queue_slots, why);
+    return 0;
+}
+
+// Removes a region file whose owner is gone; -EEXIST if its owner lives.
+int clear_stale(const std::string& path, std::uint32_t id, zc_error* err)
+{
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : fail(err, -errno, "cluster %u: cannot open existing %s: %s", id, path.c_str(), std::strerror(errno));
+    RegionHeader header{};
+    ssize_t got = ::pread(fd, &header, sizeof header, 0);
+    ::close(fd);
+    if (got == static_cast<ssize_t>(sizeof header) && header.magic == kRegionMagic &&
+        load_state(header) != static_cast<std::uint32_t>(RegionState::Dead) && owner_alive(header))
+        return fail(err, -EEXIST, "cluster %u already exists, owned by running pid %d (%s)", id, header.owner_pid,
+                    path.c_str());
+    log(ZC_LOG_WARNING, "cluster %u: removing stale region %s left by pid %d", id, path.c_str(),
+        got == static_cast<ssize_t>(sizeof header) ? header.owner_pid : -1);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        return fail(err, -errno, "cluster %u: cannot remove stale %s: %s", id, path.c_str(), std::strerror(errno));
+    return 0;
+}
+
+void unmap(zc_cluster& c)
+{
+    if (c.base)
+        ::munmap(c.base, c.size);
+    if (c.fd >= 0)
+        ::close(c.fd);
+    c.base = nullptr;
+    c.fd = -1;
+}
+
+std::string describe_access(const std::string& path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return {};
+    const struct passwd* user = ::getpwuid(st.st_uid);
+    const struct group* group = ::getgrgid(st.st_gid);
+    char text[256];
+    std::snprintf(text, sizeof text, " (mode %04o, owner %s, group %s): run as root or as a member of group '%s'",
+                  st.st_mode & 07777, user ? user->pw_name : "?", group ? group->gr_name : "?",
+                  group ? group->gr_name : "?");
+    return text;
+}
+
+} // namespace
+
+RingShared* queue_ring(zc_cluster* c, std::uint32_t queue, bool rx) noexcept
+{
+    const QueueInfo& info = c->queues[queue];
+    return reinterpret_cast<RingShared*>(c->base + (rx ? info.rx_ring_offset : info.return_ring_offset));
+}
+
+} // namespace zc
+
+using namespace zc;
+
+extern "C" unsigned zc_api_version(void) { return ZC_API_VERSION; }
+
+extern "C" void zc_cluster_config_init(zc_cluster_config* config)
+{
+    *config = zc_cluster_config{};
+    config->struct_size = sizeof *config;
+    config->frame_size = 2048;
+    config->frame_count = 4096;
+    config->queue_count = 1;
+    config->queue_slots = 4096;
+    config->group = -1;
+}
+
+extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user_config, zc_cluster** out,
+                                 zc_error* err)
+{
+    *out = nullptr;
+    zc_cluster_config config;
+    zc_cluster_config_init(&config);
+    if (user_config) {
+        if (user_config->struct_size < offsetof(zc_cluster_config, directory) + sizeof(const char*) ||
+            user_config->struct_size > sizeof config)
+            return fail(err, -EINVAL, "cluster %u: zc_cluster_config.struct_size %u is not one this library knows", id,
+                        user_config->struct_size);
+        std::memcpy(&config, user_config, user_config->struct_size);
+    }
+    if (int rc = validate_config(config, err, id); rc != 0)
+        return rc;
+
+    Layout layout = compute_layout(config.frame_size, config.frame_count, config.queue_count, config.queue_slots, 4096);
+    bool hugepages = false;
+    const char* directory = choose_directory(config, layout.total, &hugepages);
+    if (hugepages) {
+        struct statfs fs {};
+        ::statfs("/dev/hugepages", &fs);
+        layout = compute_layout(config.frame_size, config.frame_count, config.queue_count, config.queue_slots,
+                                static_cast<std::uint64_t>(fs.f_bsize));
+        ::mkdir(kHugeDir, 0755);
+    }
+    if (::mkdir(directory, 0755) != 0 && errno != EEXIST)
+        return fail(err, -errno, "cluster %u: cannot create directory %s: %s", id, directory, std::strerror(errno));
+
+    auto cluster = std::make_unique<zc_cluster>();
+    cluster->id = id;
+    cluster->owner = true;
+    cluster->hugepages = hugepages;
+    cluster->path = region_path(directory, id);
+    if (int rc = clear_stale(cluster->path, id, err); rc != 0)
+        return rc;
+
+    std::string temp = std::string(directory) + "/.cluster-" + std::to_string(id) + "." + std::to_string(::getpid());
+    ::unlink(temp.c_str());
+    cluster->fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+    if (cluster->fd < 0)
+        return fail(err, -errno, "cluster %u: cannot create %s: %s", id, temp.c_str(), std::strerror(errno));
+    // The mode must not depend on the caller's umask.
+    ::fchmod(cluster->fd, 0660);
+    auto abandon = [&](int code) {
+        unmap(*cluster);
+        ::unlink(temp.c_str());
+        return code;
+    };
+    if (config.group >= 0 && ::fchown(cluster->fd, static_cast<uid_t>(-1), static_cast<gid_t>(config.group)) != 0)
+        return abandon(fail(err, -errno, "cluster %u: cannot give %s to group %d: %s", id, temp.c_str(),
+                            config.group, std::strerror(errno)));
+    if (::ftruncate(cluster->fd, static_cast<off_t>(layout.total)) != 0)
+        return abandon(fail(err, -errno, "cluster %u: cannot size %s to %" PRIu64 " bytes: %s", id, temp.c_str(),
+                            layout.total, std::strerror(errno)));
+    void* base = ::mmap(nullptr, layout.total, PROT_READ | PROT_WRITE, MAP_SHARED, cluster->fd, 0);
+    if (base == MAP_FAILED)
+        return abandon(fail(err, -errno, "cluster %u: cannot map %" PRIu64 " bytes of %s: %s%s", id, layout.total,
+                            temp.c_str(), std::strerror(errno),
+                            hugepages ? " (too few huge pages?)" : ""));
+    cluster->base = static_cast<std::byte*>(base);
+    cluster->size = layout.total;
+
+    auto* header = new (cluster->base) RegionHeader{};
+    header->magic = kRegionMagic;
+    header->layout_version = kLayoutVersion;
+    header->header_size = sizeof(RegionHeader);
+    header->total_size = layout.total;
+    header->cluster_id = id;
+    header->state = static_cast<std::uint32_t>(RegionState::Creating);
+    header->owner_pid = ::getpid();
+    header->owner_start_time = process_start_time(::getpid());
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    header->created_ns = static_cast<std::uint64_t>(now.tv_sec) * 1000000000u + static_cast<std::uint64_t>(now.tv_nsec);
+    header->frame_size = config.frame_size;
+    header->frame_count = config.frame_count;
+    header->frame_headroom = kMetaHeadroom;
+    header->pool_offset = layout.pool_offset;
+    header->pool_bytes = layout.pool_bytes;
+    header->buffer_state_offset = layout.buffer_state_offset;
+    header->free_list_offset = layout.free_list_offset;
+    header->queue_count = config.queue_count;
+    header->queue_slots = config.queue_slots;
+    header->queue_table_offset = layout.queue_table_offset;
+    cluster->header = header;
+    bind_view(*cluster, *header);
+
+    // Every buffer starts free; the free list pops from the top, so push them
+    // in reverse to hand out buffer 0 first.
+    for (std::uint32_t i = 0; i < config.frame_count; ++i) {
+        cluster->states[i] = BufferState{0, ZC_OWNER(ZC_OWNER_FREE, 0)};
+        cluster->free_list[i] = config.frame_count - 1 - i;
+    }
+    header->free_count = config.frame_count;
+    for (std::uint32_t q = 0; q < config.queue_count; ++q) {
+        QueueInfo* info = new (&cluster->queues[q]) QueueInfo{};
+        info->rx_ring_offset = layout.rings_offset + 2 * std::uint64_t{q} * layout.ring_bytes;
+        info->return_ring_offset = info->rx_ring_offset + layout.ring_bytes;
+        info->ring_bytes = layout.ring_bytes;
+        ring_init(cluster->base + info->rx_ring_offset, config.queue_slots, sizeof(zc_desc), nullptr);
+        ring_init(cluster->base + info->return_ring_offset, config.queue_slots, sizeof(zc_desc), nullptr);
+    }
+    std::atomic_ref<std::uint32_t>(header->state)
+        .store(static_cast<std::uint32_t>(RegionState::Running), std::memory_order_release);
+
+    if (::link(temp.c_str(), cluster->path.c_str()) != 0) {
+        int code = -errno;
+        return abandon(code == -EEXIST
+                           ? fail(err, code, "cluster %u already exists (%s was created meanwhile)", id,
+                                  cluster->path.c_str())
+                           : fail(err, code, "cluster %u: cannot publish %s: %s", id, cluster->path.c_str(),
+                                  std::strerror(-code)));
+    }
+    ::unlink(temp.c_str());
+    log(ZC_LOG_DEBUG, "cluster %u: created %s, %" PRIu64 " bytes", id, cluster->path.c_str(), layout.total);
+    *out = cluster.release();
+    return 0;
+}
+
+namespace {
+
+// Checks every offset and size of a header another process wrote, before
+// any of it is used.
+int validate_header(const RegionHeader& h, std::uint64_t file_size, std::uint32_t id, const char* path,
+                    zc_error* err)
+{
+    auto corrupt = [&](const char* what) {
+        return fail(err, -EBADMSG, "cluster %u: %s is inconsistent (%s); remove it and restart its owner", id, path,
+                    what);
+    };
+    if (h.header_size != sizeof(RegionHeader))
+        return corrupt("header size");
+    if (h.total_size > file_size)
+        return fail(err, -EBADMSG,
+                    "cluster %u: %s is %" PRIu64 " bytes but its header says %" PRIu64
+                    " (truncated); remove it and restart its owner",
+                    id, path, file_size, static_cast<std::uint64_t>(h.total_size));
+    if (h.frame_size != 2048 && h.frame_size != 4096)
+        return corrupt("frame size");
+    if (h.frame_count == 0 || h.frame_count > kMaxFrames || h.queue_count > kMaxQueues)
+        return corrupt("frame or queue count");
+    if (h.frame_headroom != kMetaHeadroom)
+        return corrupt("frame headroom");
+    if (h.queue_slots == 0 || (h.queue_slots & (h.queue_slots - 1)) != 0)
+        return corrupt("queue slots");
+    Layout expect = compute_layout(h.frame_size, h.frame_count, h.queue_count, h.queue_slots, 4096);
+    if (h.buffer_state_offset != expect.buffer_state_offset || h.free_list_offset != expect.free_list_offset ||
+        h.queue_table_offset != expect.queue_table_offset)
+        return corrupt("table offsets");
+    if (h.pool_offset < expect.pool_offset || h.pool_offset % 4096 != 0 || h.pool_bytes != expect.pool_bytes ||
+        h.pool_offset + h.pool_bytes > h.total_size)
+        return corrupt("pool offset");
+    return 0;
+}
+
+int attach_path(std::uint32_t id, const std::string& path, zc_cluster** out, zc_error* err)
+{
+    auto cluster = std::make_unique<zc_cluster>();
+    cluster->id = id;
+    cluster->path = path;
+    cluster->hugepages = path.rfind("/dev/hugepages/", 0) == 0;
+    cluster->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (cluster->fd < 0) {
+        int code = errno;
+        if (code == ENOENT)
+            return fail(err, -ENOENT, "cluster %u: no such cluster (is zc-balance -c %u running?)", id, id);
+        if (code == EACCES || code == EPERM)
+            return fail(err, -EACCES, "cluster %u: permission denied on %s%s", id, path.c_str(),
+                        describe_access(path).c_str());
+        return fail(err, -code, "cluster %u: cannot open %s: %s", id, path.c_str(), std::strerror(code));
+    }
+    struct stat st {};
+    if (::fstat(cluster->fd, &st) != 0)
+        return fail(err, -errno, "cluster %u: cannot stat %s: %s", id, path.c_str(), std::strerror(errno));
+    auto file_size = static_cast<std::uint64_t>(st.st_size);
+
+    RegionHeader header{};
+    ssize_t got = ::pread(cluster->fd, &header, sizeof header, 0);
+    if (got >= static_cast<ssize_t>(sizeof header.magic) && header.magic != kRegionMagic) {
+        unmap(*cluster);
+        return fail(err, -EPROTO, "cluster %u: %s is not a zc cluster region (wrong magic)", id, path.c_str());
+    }
+    if (got < static_cast<ssize_t>(sizeof header)) {
+        unmap(*cluster);
+        return fail(err, -EBADMSG,
+                    "cluster %u: %s is %" PRIu64 " bytes, too small for a region header (%zu bytes); "
+                    "remove it and restart its owner",
+                    id, path.c_str(), file_size, sizeof header);
+    }
+    if (header.layout_version != kLayoutVersion) {
+        unmap(*cluster);
+        return fail(err, -EPROTONOSUPPORT,
+                    "cluster %u: %s has layout version %u, this library speaks version %u; use the zc tools and "
+                    "libraries of one release",
+                    id, path.c_str(), header.layout_version, kLayoutVersion);
+    }
+    if (int rc = validate_header(header, file_size, id, path.c_str(), err); rc != 0) {
+        unmap(*cluster);
+        return rc;
+    }
+    if (load_state(header) == static_cast<std::uint32_t>(RegionState::Dead) || !owner_alive(header)) {
+        unmap(*cluster);
+        return fail(err, -ESRCH,
+                    "cluster %u: its owner (pid %d) is gone; restart it (zc-balance -c %u) or remove the stale %s", id,
+                    header.owner_pid, id, path.c_str());
+    }
+    void* base = ::mmap(nullptr, header.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, cluster->fd, 0);
+    if (base == MAP_FAILED) {
+        int code = errno;
+        unmap(*cluster);
+        return fail(err, -code, "cluster %u: cannot map %s: %s", id, path.c_str(), std::strerror(code));
+    }
+    cluster->base = static_cast<std::byte*>(base);
+    cluster->size = header.total_size;
+    cluster->header = reinterpret_cast<RegionHeader*>(cluster->base);
+    // From here on, use the copy we validated, not the live header: another
+    // process could change it between check and use.
+    bind_view(*cluster, header);
+
+    for (std::uint32_t q = 0; q < cluster->queue_count; ++q) {
+        QueueInfo info = cluster->queues[q];
+        const char* why = nullptr;
+        bool fits = info.ring_bytes == ring_bytes(header.queue_slots, sizeof(zc_desc)) &&
+                    info.rx_ring_offset >= header.queue_table_offset &&
+                    info.rx_ring_offset + info.ring_bytes <= header.pool_offset &&
+                    info.return_ring_offset >= header.queue_table_offset &&
+                    info.return_ring_offset + info.ring_bytes <= header.pool_offset &&
+                    info.rx_ring_offset % kCacheLine == 0 && info.return_ring_offset % kCacheLine == 0;
+        if (!fits ||
+            ring_validate(queue_ring(cluster.get(), q, true), info.ring_bytes, sizeof(zc_desc), &why) != 0 ||
+            ring_validate(queue_ring(cluster.get(), q, false), info.ring_bytes, sizeof(zc_desc), &why) != 0) {
+            unmap(*cluster);
+            return fail(err, -EBADMSG, "cluster %u: queue %u of %s is inconsistent (%s)", id, q, path.c_str(),
+                        why ? why : "ring offsets");
+        }
+    }
+    *out = cluster.release();
+    return 0;
+}
+
+} // namespace
+
+extern "C" int zc_cluster_attach(std::uint32_t id, const char* directory, zc_cluster** out, zc_error* err)
+{
+    *out = nullptr;
+    if (directory)
+        return attach_path(id, region_path(directory, id), out, err);
+    std::string huge = region_path(kHugeDir, id);
+    if (::access(huge.c_str(), F_OK) == 0)
+        return attach_path(id, huge, out, err);
+    return attach_path(id, region_path(kShmDir, id), out, err);
+}
+
+extern "C" void zc_cluster_close(zc_cluster* cluster)
+{
+    if (!cluster)
+        return;
+    if (cluster->owner && cluster->header) {
+        std::atomic_ref<std::uint32_t>(cluster->header->state)
+            .store(static_cast<std::uint32_t>(RegionState::Dead), std::memory_order_release);
+        ::unlink(cluster->path.c_str());
+    }
+    unmap(*cluster);
+    delete cluster;
+}
+
+extern "C" int zc_cluster_get_info(const zc_cluster* c, zc_cluster_info* info)
+{
+    if (info->struct_size != sizeof *info)
+        return -EINVAL;
+    *info = zc_cluster_info{};
+    info->struct_size = sizeof *info;
+    info->id = c->id;
+    info->owner_pid = c->header->owner_pid;
+    info->state = load_state(*c->header);
+    info->frame_size = c->frame_size;
+    info->frame_count = c->frame_count;
+    info->data_offset = c->data_offset;
+    info->queue_count = c->queue_count;
+    info->queue_slots = c->queue_slots;
+    info->hugepages = c->hugepages;
+    info->region_bytes = c->size;
+    std::snprintf(info->path, sizeof info->path, "%s", c->path.c_str());
+    return 0;
+}
+
+extern "C" void* zc_cluster_pool_base(zc_cluster* c) { return c->pool; }
+
+extern "C" std::uint64_t zc_cluster_pool_bytes(const zc_cluster* c)
+{
+    return std::uint64_t{c->frame_count} * c->frame_size;
+}

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// The process-local view of a cluster region: where it is mapped, which
+// parts are where, and whether this process owns it. Shared with pool.cpp
+// and queue.cpp; not part of the public API.
+
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "layout.hpp"
+#include "zc/zc.h"
+
+struct zc_cluster {
+    std::uint32_t id = 0;
+    int fd = -1;
+    bool owner = false;
+    bool hugepages = false;
+    std::string path;
+
+    std::byte* base = nullptr; // the whole region, mapped shared
+    std::size_t size = 0;
+
+    zc::RegionHeader* header = nullptr;
+    zc::BufferState* states = nullptr;
+    std::uint32_t* free_list = nullptr;
+    zc::QueueInfo* queues = nullptr;
+    std::byte* pool = nullptr;
+
+    // Copies of header fields, validated once at attach: the fast path uses
+    // these, never the shared header another process could rewrite.
+    std::uint32_t frame_size = 0;
+    std::uint32_t frame_shift = 0;
+    std::uint32_t frame_count = 0;
+    std::uint32_t data_offset = 0; // frame start to first packet byte
+    std::uint32_t queue_count = 0;
+    std::uint32_t queue_slots = 0;
+};
+
+namespace zc {
+
+// Offset from a frame's start to its first packet byte: the metadata
+// headroom plus the XDP_PACKET_HEADROOM the kernel keeps in AF_XDP frames.
+inline constexpr std::uint32_t kMetaHeadroom = 64;
+inline constexpr std::uint32_t kXdpHeadroom = 256;
+
+RingShared* queue_ring(zc_cluster* cluster, std::uint32_t queue, bool rx) noexcept;
+
+} // namespace zc

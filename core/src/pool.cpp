@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// The buffer pool: a free list (a stack of indices in the region), a
+// reference count and an owner per buffer, and the conservation check that
+// accounts for every buffer. Allocation and release are single-writer: the
+// cluster owner's worker thread.
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <vector>
+
+#include "cluster.hpp"
+
+using namespace zc;
+
+namespace {
+
+std::atomic_ref<std::uint32_t> refcount_of(zc_cluster* c, std::uint32_t buffer)
+{
+    return std::atomic_ref<std::uint32_t>(c->states[buffer].refcount);
+}
+
+void count(std::uint64_t& counter)
+{
+    // Single writer (the owner); readers on the control path use relaxed loads.
+    std::atomic_ref<std::uint64_t>(counter).fetch_add(1, std::memory_order_relaxed);
+}
+
+void publish_free_count(zc_cluster* c, std::uint32_t value)
+{
+    std::atomic_ref<std::uint32_t>(c->header->free_count).store(value, std::memory_order_release);
+}
+
+std::uint32_t read_free_count(const zc_cluster* c)
+{
+    return std::atomic_ref<std::uint32_t>(c->header->free_count).load(std::memory_order_acquire);
+}
+
+} // namespace
+
+extern "C" std::uint32_t zc_pool_alloc_burst(zc_cluster* c, std::uint32_t* buffers, std::uint32_t n,
+                                             std::uint32_t owner)
+{
+    std::uint32_t free = read_free_count(c);
+    // The count lives in shared memory: never trust it past the pool's size.
+    if (free > c->frame_count)
+        free = c->frame_count;
+    std::uint32_t taken = n < free ? n : free;
+    for (std::uint32_t i = 0; i < taken; ++i) {
+        std::uint32_t buffer = c->free_list[free - 1 - i];
+        buffers[i] = buffer;
+        refcount_of(c, buffer).store(1, std::memory_order_relaxed);
+        c->states[buffer].owner = owner;
+    }
+    publish_free_count(c, free - taken);
+    return taken;
+}
+
+extern "C" std::uint32_t zc_pool_release_burst(zc_cluster* c, const std::uint32_t* buffers, std::uint32_t n)
+{
+    std::uint32_t free = read_free_count(c);
+    std::uint32_t recycled = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        std::uint32_t buffer = buffers[i];
+        if (buffer >= c->frame_count) {
+            count(c->header->bad_index);
+            continue;
+        }
+        auto refs = refcount_of(c, buffer);
+        std::uint32_t old = refs.load(std::memory_order_relaxed);
+        do {
+            if (old == 0)
+                break;
+        } while (!refs.compare_exchange_weak(old, old - 1, std::memory_order_acq_rel, std::memory_order_relaxed));
+        if (old == 0 || free >= c->frame_count) {
+            count(c->header->double_free);
+            continue;
+        }
+        if (old == 1) {
+            c->states[buffer].owner = ZC_OWNER(ZC_OWNER_FREE, 0);
+            c->free_list[free++] = buffer;
+            ++recycled;
+        }
+    }
+    publish_free_count(c, free);
+    return recycled;
+}
+
+extern "C" int zc_buffer_ref_add(zc_cluster* c, std::uint32_t buffer, std::uint32_t refs)
+{
+    if (buffer >= c->frame_count)
+        return -EINVAL;
+    auto count = refcount_of(c, buffer);
+    std::uint32_t old = count.load(std::memory_order_relaxed);
+    do {
+        if (old == 0 || old + refs < old)
+            return -EINVAL;
+    } while (!count.compare_exchange_weak(old, old + refs, std::memory_order_relaxed));
+    return 0;
+}
+
+extern "C" std::uint32_t zc_buffer_refcount(const zc_cluster* c, std::uint32_t buffer)
+{
+    if (buffer >= c->frame_count)
+        return 0;
+    return std::atomic_ref<std::uint32_t>(c->states[buffer].refcount).load(std::memory_order_relaxed);
+}
+
+extern "C" void zc_buffer_set_owner(zc_cluster* c, std::uint32_t buffer, std::uint32_t owner)
+{
+    if (buffer < c->frame_count)
+        std::atomic_ref<std::uint32_t>(c->states[buffer].owner).store(owner, std::memory_order_relaxed);
+}
+
+extern "C" std::uint32_t zc_buffer_owner(const zc_cluster* c, std::uint32_t buffer)
+{
+    if (buffer >= c->frame_count)
+        return ZC_OWNER(ZC_OWNER_FREE, 0);
+    return std::atomic_ref<std::uint32_t>(c->states[buffer].owner).load(std::memory_order_relaxed);
+}
+
+extern "C" std::uint64_t zc_buffer_addr(const zc_cluster* c, std::uint32_t buffer)
+{
+    return (std::uint64_t{buffer} << c->frame_shift) + c->data_offset;
+}
+
+extern "C" int zc_buffer_from_addr(const zc_cluster* c, std::uint64_t addr, std::uint32_t* buffer)
+{
+    std::uint64_t index = addr >> c->frame_shift;
+    if (index >= c->frame_count)
+        return -EINVAL;
+    *buffer = static_cast<std::uint32_t>(index);
+    return 0;
+}
+
+extern "C" void* zc_buffer_data(zc_cluster* c, std::uint32_t buffer)
+{
+    return c->pool + (std::size_t{buffer} << c->frame_shift) + c->data_offset;
+}
+
+extern "C" zc_buffer_meta* zc_buffer_meta_of(zc_cluster* c, std::uint32_t buffer)
+{
+    return reinterpret_cast<zc_buffer_meta*>(c->pool + (std::size_t{buffer} << c->frame_shift));
+}
+
+extern "C" std::uint32_t zc_buffer_capacity(const zc_cluster* c) { return c->frame_size - c->data_offset; }
+
+extern "C" std::uint32_t zc_pool_free_count(const zc_cluster* c) { return read_free_count(c); }
+
+extern "C" int zc_pool_check(const zc_cluster* c, zc_pool_report* report)
+{
+    if (report->struct_size != sizeof *report)
+        return -EINVAL;
+    *report = zc_pool_report{};
+    report->struct_size = sizeof *report;
+    report->total = c->frame_count;
+    report->free_count = read_free_count(c);
+    report->bad_index = std::atomic_ref<std::uint64_t>(c->header->bad_index).load(std::memory_order_relaxed);
+    report->double_free = std::atomic_ref<std::uint64_t>(c->header->double_free).load(std::memory_order_relaxed);
+
+    auto error = [&](const char* format, std::uint32_t a, std::uint32_t b) {
+        if (report->errors++ == 0)
+            std::snprintf(report->first_error, sizeof report->first_error, format, a, b);
+    };
+
+    std::vector<bool> on_free_list(c->frame_count, false);
+    std::uint32_t listed = report->free_count;
+    if (listed > c->frame_count) {
+        error("free count %u exceeds the pool's %u buffers", listed, c->frame_count);
+        listed = c->frame_count;
+    }
+    for (std::uint32_t i = 0; i < listed; ++i) {
+        std::uint32_t buffer = c->free_list[i];
+        if (buffer >= c->frame_count) {
+            error("free list slot %u names buffer %u, outside the pool", i, buffer);
+            continue;
+        }
+        if (on_free_list[buffer])
+            error("buffer %u is on the free list twice (slot %u)", buffer, i);
+        on_free_list[buffer] = true;
+    }
+    for (std::uint32_t buffer = 0; buffer < c->frame_count; ++buffer) {
+        const BufferState& state = c->states[buffer];
+        std::uint32_t owner = std::atomic_ref<const std::uint32_t>(state.owner).load(std::memory_order_relaxed);
+        std::uint32_t refs = std::atomic_ref<const std::uint32_t>(state.refcount).load(std::memory_order_relaxed);
+        std::uint32_t kind = ZC_OWNER_KIND(owner);
+        if (kind >= ZC_OWNER_KINDS) {
+            error("buffer %u has an unknown owner kind %u", buffer, kind);
+            continue;
+        }
+        ++report->by_kind[kind];
+        bool free = kind == ZC_OWNER_FREE;
+        if (free && refs != 0)
+            error("buffer %u is free but holds %u references", buffer, refs);
+        if (!free && refs == 0)
+            error("buffer %u is in use (owner kind %u) but holds no reference", buffer, kind);
+        if (free != on_free_list[buffer])
+            error(free ? "buffer %u is marked free (kind %u) but is not on the free list"
+                       : "buffer %u is on the free list but owned (kind %u)",
+                  buffer, kind);
+    }
+    return report->errors == 0 ? 0 : -EBADMSG;
+}
