@@ -254,36 +254,44 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
         return rc;
 
     Layout layout = compute_layout(config.frame_size, config.frame_count, config.queue_count, config.queue_slots, 4096);
-    bool hugepages = false;
-    const char* directory = choose_directory(config, layout.total, &hugepages);
-    if (hugepages) {
-        struct statfs fs {};
-        ::statfs("/dev/hugepages", &fs);
-        layout = compute_layout(config.frame_size, config.frame_count, config.queue_count, config.queue_slots,
-                                static_cast<std::uint64_t>(fs.f_bsize));
-        ::mkdir(kHugeDir, 0755);
-    }
-    if (::mkdir(directory, 0755) != 0 && errno != EEXIST)
-        return fail(err, -errno, "cluster %u: cannot create directory %s: %s", id, directory, std::strerror(errno));
-
     auto cluster = std::make_unique<zc_cluster>();
     cluster->id = id;
     cluster->owner = true;
-    cluster->hugepages = hugepages;
-    cluster->path = region_path(directory, id);
-    if (int rc = clear_stale(cluster->path, id, err); rc != 0)
-        return rc;
-
-    std::string temp = std::string(directory) + "/.cluster-" + std::to_string(id) + "." + std::to_string(::getpid());
-    ::unlink(temp.c_str());
-    cluster->fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
-    if (cluster->fd < 0)
-        return fail(err, -errno, "cluster %u: cannot create %s: %s", id, temp.c_str(), std::strerror(errno));
-    // The mode must not depend on the caller's umask.
-    ::fchmod(cluster->fd, 0660);
+    std::string temp;
+    if (config.flags & ZC_CLUSTER_PRIVATE) {
+        // A private pool: no name, nothing to publish, gone with the last fd.
+        cluster->path = "(private)";
+        cluster->fd = ::memfd_create("zc-pool", MFD_CLOEXEC);
+        if (cluster->fd < 0)
+            return fail(err, -errno, "cluster %u: cannot create a private pool: %s", id, std::strerror(errno));
+    } else {
+        bool hugepages = false;
+        const char* directory = choose_directory(config, layout.total, &hugepages);
+        if (hugepages) {
+            struct statfs fs {};
+            ::statfs("/dev/hugepages", &fs);
+            layout = compute_layout(config.frame_size, config.frame_count, config.queue_count, config.queue_slots,
+                                    static_cast<std::uint64_t>(fs.f_bsize));
+        }
+        if (::mkdir(directory, 0755) != 0 && errno != EEXIST)
+            return fail(err, -errno, "cluster %u: cannot create directory %s: %s", id, directory,
+                        std::strerror(errno));
+        cluster->hugepages = hugepages;
+        cluster->path = region_path(directory, id);
+        if (int rc = clear_stale(cluster->path, id, err); rc != 0)
+            return rc;
+        temp = std::string(directory) + "/.cluster-" + std::to_string(id) + "." + std::to_string(::getpid());
+        ::unlink(temp.c_str());
+        cluster->fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+        if (cluster->fd < 0)
+            return fail(err, -errno, "cluster %u: cannot create %s: %s", id, temp.c_str(), std::strerror(errno));
+        // The mode must not depend on the caller's umask.
+        ::fchmod(cluster->fd, 0660);
+    }
     auto abandon = [&](int code) {
         unmap(*cluster);
-        ::unlink(temp.c_str());
+        if (!temp.empty())
+            ::unlink(temp.c_str());
         return code;
     };
     if (config.group >= 0 && ::fchown(cluster->fd, static_cast<uid_t>(-1), static_cast<gid_t>(config.group)) != 0)
@@ -296,7 +304,7 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
     if (base == MAP_FAILED)
         return abandon(fail(err, -errno, "cluster %u: cannot map %" PRIu64 " bytes of %s: %s%s", id, layout.total,
                             temp.c_str(), std::strerror(errno),
-                            hugepages ? " (too few huge pages?)" : ""));
+                            cluster->hugepages ? " (too few huge pages?)" : ""));
     cluster->base = static_cast<std::byte*>(base);
     cluster->size = layout.total;
 
@@ -343,7 +351,7 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
     std::atomic_ref<std::uint32_t>(header->state)
         .store(static_cast<std::uint32_t>(RegionState::Running), std::memory_order_release);
 
-    if (::link(temp.c_str(), cluster->path.c_str()) != 0) {
+    if (!temp.empty() && ::link(temp.c_str(), cluster->path.c_str()) != 0) {
         int code = -errno;
         return abandon(code == -EEXIST
                            ? fail(err, code, "cluster %u already exists (%s was created meanwhile)", id,
@@ -351,7 +359,8 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
                            : fail(err, code, "cluster %u: cannot publish %s: %s", id, cluster->path.c_str(),
                                   std::strerror(-code)));
     }
-    ::unlink(temp.c_str());
+    if (!temp.empty())
+        ::unlink(temp.c_str());
     log(ZC_LOG_DEBUG, "cluster %u: created %s, %" PRIu64 " bytes", id, cluster->path.c_str(), layout.total);
     *out = cluster.release();
     return 0;
@@ -495,7 +504,7 @@ extern "C" void zc_cluster_close(zc_cluster* cluster)
 {
     if (!cluster)
         return;
-    if (cluster->owner && cluster->header) {
+    if (cluster->owner && cluster->header && cluster->path != "(private)") {
         std::atomic_ref<std::uint32_t>(cluster->header->state)
             .store(static_cast<std::uint32_t>(RegionState::Dead), std::memory_order_release);
         ::unlink(cluster->path.c_str());

@@ -100,6 +100,8 @@ typedef enum zc_owner_kind {
 typedef struct zc_cluster zc_cluster;
 
 #define ZC_CLUSTER_NO_HUGEPAGES 0x1u /* use /dev/shm even if hugetlbfs has room */
+#define ZC_CLUSTER_PRIVATE 0x2u      /* an unnamed region (memfd) nobody can attach to:
+                                        the pool of a device opened directly */
 
 typedef struct zc_cluster_config {
     uint32_t struct_size;  /* sizeof(zc_cluster_config) */
