@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// The C API of zc/device.h in front of the drivers, and what the drivers
+// share: private pools, interface lookup, the clock.
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../drivers/driver.hpp"
+#include "error.hpp"
+
+struct zc_device {
+    std::string name; // as given, without "zc:"
+    std::unique_ptr<zc::Driver> driver;
+};
+
+namespace zc {
+
+int create_private_pool(std::uint32_t frames, Cluster& out, zc_error* err)
+{
+    zc_cluster_config config;
+    zc_cluster_config_init(&config);
+    config.frame_count = frames;
+    config.queue_count = 0;
+    config.flags = ZC_CLUSTER_PRIVATE;
+    zc_cluster* cluster = nullptr;
+    if (int rc = zc_cluster_create(0, &config, &cluster, err); rc != 0)
+        return rc;
+    out = Cluster(cluster);
+    return 0;
+}
+
+int interface_index(const std::string& interface, unsigned* index, zc_error* err)
+{
+    *index = ::if_nametoindex(interface.c_str());
+    if (*index == 0)
+        return fail(err, -ENODEV, "%s: no such interface (ip link lists the interfaces)", interface.c_str());
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return fail(err, -errno, "%s: cannot open a socket to query the interface: %s", interface.c_str(),
+                    std::strerror(errno));
+    struct ifreq request {};
+    std::strncpy(request.ifr_name, interface.c_str(), IFNAMSIZ - 1);
+    int rc = ::ioctl(fd, SIOCGIFFLAGS, &request);
+    int saved = errno;
+    ::close(fd);
+    if (rc != 0)
+        return fail(err, -saved, "%s: cannot read the interface flags: %s", interface.c_str(), std::strerror(saved));
+    if (!(request.ifr_flags & IFF_UP))
+        return fail(err, -ENETDOWN, "%s: interface is down (ip link set %s up)", interface.c_str(),
+                    interface.c_str());
+    return 0;
+}
+
+std::uint64_t realtime_ns() noexcept
+{
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1000000000u + static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+} // namespace zc
+
+using namespace zc;
+
+extern "C" void zc_device_config_init(zc_device_config* config)
+{
+    *config = zc_device_config{};
+    config->struct_size = sizeof *config;
+    config->flags = ZC_DEVICE_RX;
+    config->frame_count = 0; // the driver's default
+    config->ring_size = 2048;
+    config->busy_poll_usec = 20;
+    config->snaplen = 0;
+    config->replay_speed = 1.0;
+    config->replay_loops = 1;
+    config->synthetic_size = 64;
+    config->synthetic_flows = 1;
+}
+
+extern "C" int zc_device_open(const char* name, const zc_device_config* user_config, zc_device** out, zc_error* err)
+{
+    *out = nullptr;
+    zc_device_config config;
+    zc_device_config_init(&config);
+    if (user_config) {
+        if (user_config->struct_size != sizeof config)
+            return fail(err, -EINVAL, "%s: zc_device_config.struct_size %u is not one this library knows",
+                        name ? name : "(null)", user_config->struct_size);
+        config = *user_config;
+    }
+    if (!(config.flags & (ZC_DEVICE_RX | ZC_DEVICE_TX)))
+        config.flags |= ZC_DEVICE_RX;
+    if (config.ring_size == 0 || (config.ring_size & (config.ring_size - 1)) != 0)
+        return fail(err, -EINVAL, "%s: ring size %u is not a power of two", name, config.ring_size);
+
+    DeviceName parsed;
+    if (int rc = parse_device_name(name, parsed, err); rc != 0)
+        return rc;
+    std::unique_ptr<Driver> driver;
+    int rc = 0;
+    switch (parsed.kind) {
+    case DeviceName::Kind::AfXdp: rc = open_afxdp(parsed, config, driver, err); break;
+    case DeviceName::Kind::AfPacket: rc = open_afpacket(parsed, config, driver, err); break;
+    case DeviceName::Kind::PcapFile: rc = open_pcapfile(parsed, config, driver, err); break;
+    case DeviceName::Kind::Synthetic: rc = open_synthetic(parsed, config, driver, err); break;
+    }
+    if (rc != 0)
+        return rc;
+    *out = new zc_device{std::strncmp(name, "zc:", 3) == 0 ? name + 3 : name, std::move(driver)};
+    return 0;
+}
+
+extern "C" void zc_device_close(zc_device* device) { delete device; }
+
+extern "C" const char* zc_device_mode(const zc_device* device) { return device->driver->mode(); }
+extern "C" const char* zc_device_name(const zc_device* device) { return device->name.c_str(); }
+extern "C" zc_cluster* zc_device_cluster(zc_device* device) { return device->driver->pool(); }
+
+extern "C" std::uint32_t zc_device_recv_burst(zc_device* device, zc_packet* packets, std::uint32_t n)
+{
+    return device->driver->recv_burst(packets, n);
+}
+
+extern "C" void zc_device_release_burst(zc_device* device, const zc_packet* packets, std::uint32_t n)
+{
+    device->driver->release_burst(packets, n);
+}
+
+extern "C" std::uint32_t zc_device_tx_alloc(zc_device* device, std::uint32_t* buffers, std::uint32_t n)
+{
+    return device->driver->tx_alloc(buffers, n);
+}
+
+extern "C" std::uint32_t zc_device_send_burst(zc_device* device, const std::uint32_t* buffers,
+                                              const std::uint32_t* lengths, std::uint32_t n)
+{
+    return device->driver->send_burst(buffers, lengths, n);
+}
+
+extern "C" int zc_device_inject(zc_device* device, const void* frame, std::uint32_t length)
+{
+    zc_cluster* pool = device->driver->pool();
+    if (length > zc_buffer_capacity(pool))
+        return -EMSGSIZE;
+    std::uint32_t buffer = 0;
+    if (device->driver->tx_alloc(&buffer, 1) != 1)
+        return -EAGAIN;
+    std::memcpy(zc_buffer_data(pool, buffer), frame, length); // the explicit copy inject promises
+    if (device->driver->send_burst(&buffer, &length, 1) != 1) {
+        zc_pool_release_burst(pool, &buffer, 1);
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+extern "C" int zc_device_wait(zc_device* device, int timeout_ms) { return device->driver->wait(timeout_ms); }
+
+extern "C" int zc_device_selectable_fd(const zc_device* device) { return device->driver->selectable_fd(); }
+
+extern "C" int zc_device_get_stats(zc_device* device, zc_device_stats* stats)
+{
+    if (stats->struct_size != sizeof *stats)
+        return -EINVAL;
+    *stats = zc_device_stats{};
+    stats->struct_size = sizeof *stats;
+    device->driver->stats(*stats);
+    return 0;
+}

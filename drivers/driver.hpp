@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// drivers/driver.hpp — the interface every device back-end implements, and
+// the factories that open one. core/src/device.cpp puts the C API of
+// zc/device.h in front of it; nothing outside libzc sees this header.
+//
+// A driver owns its buffer pool: a private cluster (zc_cluster_create with
+// ZC_CLUSTER_PRIVATE) whose frames are the AF_XDP UMEM, the AF_PACKET copy
+// target, or the replayed/generated packets. Received packets are handed out
+// as zc_packet views of pool buffers and come back through release_burst.
+//
+// Fast-path members are noexcept, never allocate, log, block or throw, and
+// return counts. Control-path failures are a negative errno and a sentence
+// in a zc_error.
+
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "zc/device.h"
+#include "zc/zc.hpp"
+
+namespace zc {
+
+class Driver {
+public:
+    Driver() = default;
+    Driver(const Driver&) = delete;
+    Driver& operator=(const Driver&) = delete;
+    virtual ~Driver() = default;
+
+    // "afxdp-zerocopy", "afxdp-copy", "afpacket", "pcap", "synthetic".
+    [[nodiscard]] virtual const char* mode() const noexcept = 0;
+    [[nodiscard]] virtual zc_cluster* pool() noexcept = 0;
+
+    // Up to n received packets; 0 when none wait; ZC_DEVICE_END when a
+    // finite source (pcap replay) is exhausted.
+    virtual std::uint32_t recv_burst(zc_packet* packets, std::uint32_t n) noexcept = 0;
+    // Buffers of received packets, back to the driver (its fill ring).
+    virtual void release_burst(const zc_packet* packets, std::uint32_t n) noexcept = 0;
+
+    // Transmit: take free pool buffers, write frames in them, send. Drivers
+    // that cannot transmit return 0 from both.
+    virtual std::uint32_t tx_alloc(std::uint32_t* buffers, std::uint32_t n) noexcept = 0;
+    virtual std::uint32_t send_burst(const std::uint32_t* buffers, const std::uint32_t* lengths,
+                                     std::uint32_t n) noexcept = 0;
+
+    // Blocks up to timeout_ms (-1 forever) until packets may be waiting:
+    // 1, 0 on timeout, negative errno.
+    virtual int wait(int timeout_ms) noexcept = 0;
+    // poll()/select() on it report readable when packets may be waiting.
+    [[nodiscard]] virtual int selectable_fd() const noexcept = 0;
+
+    // Fills the counters (struct_size already set by the caller).
+    virtual void stats(zc_device_stats& stats) noexcept = 0;
+};
+
+// A device name after "zc:", parsed (see zc/device.h and man zc(7)).
+struct DeviceName {
+    enum class Kind { AfXdp, AfPacket, PcapFile, Synthetic };
+    Kind kind = Kind::AfXdp;
+    std::vector<std::string> interfaces; // AfXdp, AfPacket: one or more
+    int queue = -1;                      // AfXdp: one RX queue, or -1 for all
+    std::string path;                    // PcapFile
+};
+
+// Parses `name` (with or without the "zc:" prefix). -EINVAL and a sentence
+// for a malformed name; no interface is looked up here.
+int parse_device_name(const char* name, DeviceName& out, zc_error* err);
+
+// The factories. Each checks what it needs (interface exists and is up,
+// queue in range, privileges, file readable), returns 0 and the driver, or a
+// negative errno with *err filled. `config` is complete (defaults applied).
+int open_afxdp(const DeviceName& name, const zc_device_config& config, std::unique_ptr<Driver>& out, zc_error* err);
+int open_afpacket(const DeviceName& name, const zc_device_config& config, std::unique_ptr<Driver>& out,
+                  zc_error* err);
+int open_pcapfile(const DeviceName& name, const zc_device_config& config, std::unique_ptr<Driver>& out,
+                  zc_error* err);
+int open_synthetic(const DeviceName& name, const zc_device_config& config, std::unique_ptr<Driver>& out,
+                   zc_error* err);
+
+// Shared by the drivers: a private pool of `frames` buffers (2 KiB each).
+int create_private_pool(std::uint32_t frames, Cluster& out, zc_error* err);
+
+// Shared by the network drivers: the interface's index, and checks that it
+// exists and is up. -ENODEV ("no such interface"), -ENETDOWN.
+int interface_index(const std::string& interface, unsigned* index, zc_error* err);
+
+// CLOCK_REALTIME in nanoseconds (vDSO; once per batch on the fast path).
+std::uint64_t realtime_ns() noexcept;
+
+} // namespace zc
