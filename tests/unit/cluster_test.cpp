@@ -292,6 +292,20 @@ TEST_F(ClusterTest, QueuesOutsideTheClusterAreRefused)
     zc_queue_close(queue);
 }
 
+TEST_F(ClusterTest, PrivatePoolHasNoFileAndWorks)
+{
+    zc_cluster_config c = config(64, 1, 64);
+    c.flags = ZC_CLUSTER_PRIVATE;
+    zc::Cluster owner = zc::Cluster::create(id, c);
+    EXPECT_EQ(std::string(owner.info().path), "(private)");
+    EXPECT_FALSE(std::filesystem::exists(path()));
+    EXPECT_EQ(attach(id, directory).rc, -ENOENT);
+    std::uint32_t buffer = 0;
+    ASSERT_EQ(owner.alloc({&buffer, 1}, ZC_OWNER(ZC_OWNER_WORKER, 0)), 1u);
+    EXPECT_EQ(owner.release({&buffer, 1}), 1u);
+    EXPECT_EQ(owner.check().errors, 0u);
+}
+
 TEST(Api, VersionMatchesTheHeader) { EXPECT_EQ(zc_api_version(), static_cast<unsigned>(ZC_API_VERSION)); }
 
 } // namespace
