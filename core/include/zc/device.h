@@ -52,7 +52,7 @@ typedef struct zc_packet {
 typedef struct zc_device_config {
     uint32_t struct_size;   /* sizeof(zc_device_config) */
     uint32_t flags;         /* ZC_DEVICE_* */
-    uint32_t frame_count;   /* buffers in the device's pool (default 4096 per queue) */
+    uint32_t frame_count;   /* buffers in the device's pool (0: what the back-end needs) */
     uint32_t ring_size;     /* AF_XDP / TPACKET ring slots, power of two (default 2048) */
     uint32_t busy_poll_usec;/* with ZC_DEVICE_BUSY_POLL (default 20) */
     uint32_t snaplen;       /* bytes kept per packet (default: all) */
@@ -115,6 +115,7 @@ typedef struct zc_device_stats {
     uint64_t copied;         /* packets copied into the pool (AF_PACKET, pcap) */
     uint64_t sent;           /* frames transmitted */
     uint64_t send_failed;    /* frames not sent (TX ring full) */
+    uint64_t truncated;      /* frames cut to a pool buffer's capacity (not by snaplen) */
 } zc_device_stats;
 
 int zc_device_get_stats(zc_device* device, zc_device_stats* stats);

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# tests/system/lib.sh — sourced by the system tests. Gives each test its own
+# pair of network namespaces joined by a veth pair, removed on exit, and the
+# paths of the programs under test. Traffic stays inside those namespaces.
+#
+# Exit codes follow automake: 0 pass, 1 fail, 77 skip, 99 hard error.
+
+set -u
+
+build=${ZC_BUILD:-$(pwd)}
+tools=$build/tools
+checks=$build/tests/system
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+note() { echo "-- $*"; }
+
+[ "$(id -u)" -eq 0 ] || skip "system tests need root (network namespaces, XDP)"
+command -v ip >/dev/null || skip "ip (iproute2) is not installed"
+
+# A short, unique tag per test run: interface names have 15 bytes at most.
+tag=$(printf 'z%04x' $(( $$ % 65536 )))
+ns_a=$tag-a ns_b=$tag-b
+veth_a=${tag}s veth_b=${tag}d
+cleanups=""
+
+on_exit() {
+    for command in $cleanups; do $command; done
+    ip netns del "$ns_a" 2>/dev/null
+    ip netns del "$ns_b" 2>/dev/null
+    rm -rf "$workdir"
+}
+trap on_exit EXIT
+trap 'exit 99' INT TERM
+workdir=$(mktemp -d /tmp/zc-system-XXXXXX)
+
+in_a() { ip netns exec "$ns_a" "$@"; }
+in_b() { ip netns exec "$ns_b" "$@"; }
+
+# netns_pair: $ns_a holds $veth_a, $ns_b holds $veth_b; both up, IPv6 off so
+# the kernel sends nothing of its own, GRO on at the receiver (frames sent
+# from XDP reach a veth peer without an XDP program only then).
+netns_pair() {
+    ip netns add "$ns_a" || fail "cannot create netns $ns_a"
+    ip netns add "$ns_b" || fail "cannot create netns $ns_b"
+    ip link add "$veth_a" netns "$ns_a" type veth peer name "$veth_b" netns "$ns_b" ||
+        fail "cannot create veth pair"
+    for side in a b; do
+        if [ $side = a ]; then ns=$ns_a dev=$veth_a; else ns=$ns_b dev=$veth_b; fi
+        ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 >/dev/null
+        ip netns exec "$ns" sysctl -q -w "net.ipv6.conf.$dev.disable_ipv6=1" >/dev/null
+        ip -n "$ns" link set lo up
+        ip -n "$ns" link set "$dev" up
+    done
+    in_b ethtool -K "$veth_b" gro on >/dev/null 2>&1 || true
+    mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+}
+
+# xdp_attached NS DEV: true when DEV in NS has an XDP program.
+xdp_attached() { ip -n "$1" link show dev "$2" | grep -q 'prog/xdp'; }
+# promiscuous NS DEV: true when DEV in NS is promiscuous (zc asks through a
+# packet-socket membership, as libpcap does: ip shows a count, not a flag).
+promiscuous() { ip -d -n "$1" link show dev "$2" | grep -q 'promiscuity [1-9]'; }
+
+# start_capture LOG ARGS...: runs zc-count ARGS in $ns_b in the background
+# (pid in $capture_pid) and waits until it has opened its device.
+start_capture() {
+    log=$1; shift
+    # Not through in_b: $! must be zc-count itself, not a subshell.
+    ip netns exec "$ns_b" "$tools/zc-count" "$@" >"$log" 2>&1 &
+    capture_pid=$!
+    for _ in $(seq 1 100); do
+        grep -q 'counting on' "$log" && return 0
+        kill -0 "$capture_pid" 2>/dev/null || { cat "$log" >&2; fail "zc-count exited early"; }
+        sleep 0.1
+    done
+    cat "$log" >&2
+    fail "zc-count did not start within 10 s"
+}
+
+# wait_capture: waits for the capture started by start_capture (at most 30 s).
+wait_capture() {
+    for _ in $(seq 1 300); do
+        kill -0 "$capture_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$capture_pid" 2>/dev/null; then
+        kill -9 "$capture_pid"
+        fail "zc-count still running after 30 s"
+    fi
+    wait "$capture_pid"
+}
