@@ -32,7 +32,9 @@
 #include <set>
 
 #include "../../core/src/error.hpp"
+#include "../counter.hpp"
 #include "../driver.hpp"
+#include "../unique_fd.hpp"
 #include "packet_socket.hpp"
 
 namespace zc {
@@ -47,44 +49,6 @@ constexpr std::uint32_t kChunk = 64;
 constexpr std::uint32_t kVlanTagBytes = 4;
 constexpr std::uint32_t kMacAddressesBytes = 12;
 
-// A counter with one writer (the receiving thread, once per burst) and
-// readers anywhere (stats()): relaxed, because nothing is published with it.
-class Counter {
-public:
-    void add(std::uint64_t amount) noexcept
-    {
-        value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
-    }
-    [[nodiscard]] std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
-
-private:
-    std::atomic<std::uint64_t> value_{0};
-};
-
-class FileDescriptor {
-public:
-    explicit FileDescriptor(int fd = -1) noexcept : fd_(fd) {}
-    FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    FileDescriptor& operator=(FileDescriptor&& other) noexcept
-    {
-        if (this != &other) {
-            if (fd_ >= 0)
-                ::close(fd_);
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    ~FileDescriptor()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    [[nodiscard]] int get() const noexcept { return fd_; }
-
-private:
-    int fd_;
-};
-
 // What one recv_burst has done so far, added to the counters once at its end.
 struct Burst {
     std::uint32_t delivered = 0; // packets written to the caller's array
@@ -97,7 +61,7 @@ struct Burst {
 
 class AfPacketDriver final : public Driver {
 public:
-    AfPacketDriver(Cluster pool, std::vector<PacketSocket> sockets, FileDescriptor epoll, std::uint32_t snap_limit,
+    AfPacketDriver(Cluster pool, std::vector<PacketSocket> sockets, UniqueFd epoll, std::uint32_t snap_limit,
                    bool receive, bool transmit)
         : pool_(std::move(pool)), sockets_(std::move(sockets)), epoll_(std::move(epoll)),
           capacity_(zc_buffer_capacity(pool_.get())), snap_limit_(snap_limit),
@@ -365,7 +329,7 @@ private:
 
     Cluster pool_;
     std::vector<PacketSocket> sockets_;
-    FileDescriptor epoll_; // over all sockets, when there are several
+    UniqueFd epoll_; // over all sockets, when there are several
     std::vector<pollfd> poll_fds_;
     std::uint32_t capacity_;
     std::uint32_t snap_limit_;     // bytes kept per frame: the buffer, or a smaller snaplen
@@ -433,9 +397,9 @@ int open_afpacket(const DeviceName& name, const zc_device_config& config, std::u
             return rc;
     }
 
-    FileDescriptor epoll;
+    UniqueFd epoll;
     if (sockets.size() > 1) {
-        epoll = FileDescriptor(::epoll_create1(EPOLL_CLOEXEC));
+        epoll = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
         if (epoll.get() < 0)
             return fail(err, -errno, "afpacket: cannot create the epoll fd over %zu sockets: %s", sockets.size(),
                         std::strerror(errno));

@@ -41,7 +41,7 @@
 
 #include "../driver.hpp"
 #include "netdev.hpp"
-#include "unique_fd.hpp"
+#include "../unique_fd.hpp"
 #include "xdp_program.hpp"
 
 namespace zc::afxdp {

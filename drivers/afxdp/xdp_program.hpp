@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "unique_fd.hpp"
+#include "../unique_fd.hpp"
 #include "zc/zc.h"
 
 struct bpf_object;

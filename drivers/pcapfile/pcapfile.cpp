@@ -41,7 +41,9 @@
 #include <vector>
 
 #include "../../core/src/error.hpp"
+#include "../counter.hpp"
 #include "../driver.hpp"
+#include "../unique_fd.hpp"
 #include "replay_clock.hpp"
 
 namespace zc {
@@ -61,47 +63,10 @@ std::uint64_t monotonic_ns() noexcept
     return static_cast<std::uint64_t>(now.tv_sec) * 1000000000u + static_cast<std::uint64_t>(now.tv_nsec);
 }
 
-// One writer (the replaying thread, once per burst), readers anywhere.
-class Counter {
-public:
-    void add(std::uint64_t amount) noexcept
-    {
-        value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
-    }
-    [[nodiscard]] std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
-
-private:
-    std::atomic<std::uint64_t> value_{0};
-};
-
-class FileDescriptor {
-public:
-    explicit FileDescriptor(int fd = -1) noexcept : fd_(fd) {}
-    FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    FileDescriptor& operator=(FileDescriptor&& other) noexcept
-    {
-        if (this != &other) {
-            if (fd_ >= 0)
-                ::close(fd_);
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    ~FileDescriptor()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    [[nodiscard]] int get() const noexcept { return fd_; }
-
-private:
-    int fd_;
-};
-
 // The file, opened once; each pass reads it from the start through libpcap.
 class Capture {
 public:
-    Capture(std::string path, FileDescriptor file) : path_(std::move(path)), file_(std::move(file)),
+    Capture(std::string path, UniqueFd file) : path_(std::move(path)), file_(std::move(file)),
                                                      read_buffer_(kReadBufferBytes) {}
     Capture(const Capture&) = delete;
     Capture& operator=(const Capture&) = delete;
@@ -148,14 +113,14 @@ public:
 
 private:
     std::string path_;
-    FileDescriptor file_;
+    UniqueFd file_;
     std::vector<char> read_buffer_;
     pcap_t* pcap_ = nullptr;
 };
 
 class PcapFileDriver final : public Driver {
 public:
-    PcapFileDriver(Cluster pool, std::unique_ptr<Capture> capture, FileDescriptor timer, double speed,
+    PcapFileDriver(Cluster pool, std::unique_ptr<Capture> capture, UniqueFd timer, double speed,
                    std::uint32_t loops, std::uint32_t snap_limit)
         : pool_(std::move(pool)), capture_(std::move(capture)), timer_(std::move(timer)), clock_(speed),
           loops_(loops), capacity_(zc_buffer_capacity(pool_.get())), snap_limit_(snap_limit),
@@ -340,7 +305,7 @@ private:
 
     Cluster pool_;
     std::unique_ptr<Capture> capture_;
-    FileDescriptor timer_;
+    UniqueFd timer_;
     ReplayClock clock_;
     std::uint32_t loops_;
     std::uint32_t capacity_;
@@ -371,7 +336,7 @@ int open_pcapfile(const DeviceName& name, const zc_device_config& config, std::u
         return fail(err, -EINVAL, "%s: replay speed %g is not a number from 0 (top speed) up", path,
                     config.replay_speed);
 
-    FileDescriptor file(::open(path, O_RDONLY | O_CLOEXEC));
+    UniqueFd file(::open(path, O_RDONLY | O_CLOEXEC));
     if (file.get() < 0) {
         int e = errno;
         if (e == ENOENT)
@@ -406,7 +371,7 @@ int open_pcapfile(const DeviceName& name, const zc_device_config& config, std::u
     const std::uint32_t capacity = zc_buffer_capacity(pool.get());
     const std::uint32_t snap_limit = config.snaplen != 0 && config.snaplen < capacity ? config.snaplen : capacity;
 
-    FileDescriptor timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     if (timer.get() < 0)
         return fail(err, -errno, "%s: cannot create the replay timer: %s", path, std::strerror(errno));
 

@@ -31,7 +31,9 @@
 #include <vector>
 
 #include "../../core/src/error.hpp"
+#include "../counter.hpp"
 #include "../driver.hpp"
+#include "../unique_fd.hpp"
 #include "frames.hpp"
 
 namespace zc {
@@ -40,18 +42,6 @@ namespace {
 
 constexpr std::uint32_t kDefaultFrames = 4096;
 constexpr std::uint32_t kMaxFlows = 65536; // frames.hpp: flow numbers fill two address bytes
-
-class Counter {
-public:
-    void add(std::uint64_t amount) noexcept
-    {
-        value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
-    }
-    [[nodiscard]] std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
-
-private:
-    std::atomic<std::uint64_t> value_{0};
-};
 
 class SyntheticDriver final : public Driver {
 public:

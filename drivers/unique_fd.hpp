@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// drivers/afxdp/unique_fd.hpp — a file descriptor that closes itself.
+// drivers/unique_fd.hpp — a file descriptor that closes itself (all drivers).
 
 #pragma once
 
 #include <unistd.h>
 #include <utility>
 
-namespace zc::afxdp {
+namespace zc {
 
 class UniqueFd {
 public:
@@ -37,4 +37,4 @@ private:
     int fd_ = -1;
 };
 
-} // namespace zc::afxdp
+} // namespace zc
