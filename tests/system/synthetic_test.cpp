@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// zc:synthetic (no root needed): every packet is byte for byte the frame
+// zc::frames::build makes for flow nth(k) and sequence k, in order, across
+// many wraps of the pool; a buffer the consumer holds is never handed out
+// again; bad configs are refused; snaplen cuts; the pool grows with flows.
+
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <cstring>
+#include <vector>
+
+#include "../../drivers/synthetic/frames.hpp"
+#include "netns.hpp"
+
+namespace zc::test {
+namespace {
+
+// No test may hang: each gets 30 s, then the program fails (netns.hpp).
+[[maybe_unused]] const bool bounded = bound_each_test(30);
+
+Opened open_synthetic(std::uint32_t size, std::uint32_t flows, std::uint32_t frame_count = 0,
+                      std::uint32_t snaplen = 0)
+{
+    zc_device_config config = device_config();
+    config.synthetic_size = size;
+    config.synthetic_flows = flows;
+    config.frame_count = frame_count;
+    config.snaplen = snaplen;
+    return open_device("zc:synthetic", config);
+}
+
+struct Stream {
+    std::uint32_t size;
+    std::uint32_t flows;
+    std::uint64_t total;
+    std::uint32_t burst;
+};
+
+class SyntheticStreamTest : public ::testing::TestWithParam<Stream> {};
+
+// Receives `total` packets in bursts of `burst`, releasing each burst at
+// once, and checks every byte of every one.
+TEST_P(SyntheticStreamTest, EveryPacketIsTheExpectedFrameInOrder)
+{
+    const Stream s = GetParam();
+    Opened opened = open_synthetic(s.size, s.flows);
+    ASSERT_EQ(opened.rc, 0) << opened.message;
+    zc_device* device = opened.device.get();
+    EXPECT_STREQ(zc_device_mode(device), "synthetic");
+    const std::uint32_t bytes = zc::frames::frame_bytes(s.size);
+    std::vector<std::byte> expected(bytes);
+    std::vector<zc_packet> packets(s.burst);
+    std::uint64_t k = 0, bad = 0;
+    while (k < s.total) {
+        std::uint32_t got = zc_device_recv_burst(device, packets.data(), s.burst);
+        ASSERT_EQ(got, s.burst) << "a synthetic device always has a full burst";
+        for (std::uint32_t i = 0; i < got; ++i, ++k) {
+            const zc_packet& p = packets[i];
+            zc::frames::build(expected.data(), s.size, zc::frames::nth(k, s.flows), k);
+            if ((p.caplen != bytes || p.len != bytes || std::memcmp(p.data, expected.data(), bytes) != 0) &&
+                ++bad <= 3)
+                ADD_FAILURE() << "packet " << k << ": caplen " << p.caplen << ", len " << p.len << " or bytes differ";
+        }
+        zc_device_release_burst(device, packets.data(), got);
+    }
+    EXPECT_EQ(bad, 0u) << "packets that are not the expected frame, of " << k;
+    zc_device_stats stats = stats_of(device);
+    EXPECT_EQ(stats.packets, k);
+    EXPECT_EQ(stats.bytes, k * bytes);
+    EXPECT_EQ(stats.copied, 0u) << "synthetic packets are made in the pool, never copied";
+}
+
+INSTANTIATE_TEST_SUITE_P(Streams, SyntheticStreamTest,
+                         ::testing::Values(Stream{64, 1, 20000, 32},
+                                           Stream{64, 3, 20000, 7}, // 4098 buffers: bursts straddle the wrap
+                                           Stream{128, 1000, 10000, 64}, Stream{1518, 5, 10000, 256}),
+                         [](const ::testing::TestParamInfo<Stream>& test) {
+                             return "Size" + std::to_string(test.param.size) + "Flows" +
+                                    std::to_string(test.param.flows) + "Burst" + std::to_string(test.param.burst);
+                         });
+
+TEST(SyntheticTest, HeldBuffersAreNeverHandedOutTwice)
+{
+    Opened opened = open_synthetic(64, 2, 64);
+    ASSERT_EQ(opened.rc, 0) << opened.message;
+    zc_device* device = opened.device.get();
+    zc_cluster* pool = zc_device_cluster(device);
+    EXPECT_EQ(zc_pool_free_count(pool), 0u) << "the stream owns every buffer";
+    zc_pool_report report{};
+    report.struct_size = sizeof report;
+    EXPECT_EQ(zc_pool_check(pool, &report), 0) << report.first_error;
+
+    std::vector<zc_packet> all(100);
+    ASSERT_EQ(zc_device_recv_burst(device, all.data(), 100), 64u) << "all 64 buffers handed out, no more";
+    EXPECT_EQ(zc_device_recv_burst(device, all.data() + 64, 10), 0u) << "nothing while the consumer holds everything";
+    // Give back 10..19 only: the stream is at buffer 0 again, still held.
+    zc_device_release_burst(device, all.data() + 10, 10);
+    EXPECT_EQ(zc_device_recv_burst(device, all.data() + 64, 10), 0u) << "the stream waits for the oldest buffer";
+    zc_device_release_burst(device, all.data(), 10);
+    zc_packet more[32];
+    std::uint32_t got = zc_device_recv_burst(device, more, 32);
+    ASSERT_EQ(got, 20u) << "0..19 came back, so 20 go out again";
+    for (std::uint32_t i = 0; i < got; ++i)
+        EXPECT_EQ(more[i].buffer, all[i].buffer) << "position " << i << " reuses its buffer";
+    std::uint64_t sequence = 0;
+    zc::frames::Flow flow{};
+    ASSERT_TRUE(zc::frames::parse(reinterpret_cast<const std::byte*>(more[0].data), more[0].caplen, &flow, &sequence));
+    EXPECT_EQ(sequence, 64u) << "the sequence goes on where it was";
+    // A second release of the same buffers is ignored; later releases still work.
+    zc_device_release_burst(device, more, got);
+    zc_device_release_burst(device, more, got);
+    zc_device_release_burst(device, all.data() + 20, 44);
+    EXPECT_EQ(zc_device_recv_burst(device, all.data(), 64), 64u) << "everything back, a full round again";
+    zc_device_release_burst(device, all.data(), 64);
+    EXPECT_EQ(zc_pool_check(pool, &report), 0) << report.first_error;
+}
+
+TEST(SyntheticTest, SelectableFdIsAlwaysReadable)
+{
+    Opened opened = open_synthetic(64, 1);
+    ASSERT_EQ(opened.rc, 0) << opened.message;
+    struct pollfd entry = {zc_device_selectable_fd(opened.device.get()), POLLIN, 0};
+    EXPECT_EQ(::poll(&entry, 1, 0), 1);
+    EXPECT_EQ(zc_device_wait(opened.device.get(), 1000), 1) << "wait never blocks";
+}
+
+TEST(SyntheticTest, BadConfigsAreRefused)
+{
+    struct Bad {
+        std::uint32_t size, flows, frame_count;
+    };
+    for (Bad bad : {Bad{63, 1, 0}, Bad{1519, 1, 0}, Bad{64, 0, 0}, Bad{64, 100, 64} /* 100 flows in 64 buffers */}) {
+        Opened opened = open_synthetic(bad.size, bad.flows, bad.frame_count);
+        EXPECT_EQ(opened.device, nullptr);
+        EXPECT_EQ(opened.rc, -EINVAL) << "size " << bad.size << ", " << bad.flows << " flows, " << bad.frame_count
+                                      << " buffers: " << opened.message;
+        EXPECT_FALSE(opened.message.empty());
+    }
+}
+
+TEST(SyntheticTest, SnaplenCutsCaplen)
+{
+    Opened opened = open_synthetic(1518, 3, 0, 100);
+    ASSERT_EQ(opened.rc, 0) << opened.message;
+    zc_packet p[4];
+    ASSERT_EQ(zc_device_recv_burst(opened.device.get(), p, 4), 4u);
+    for (const zc_packet& packet : p) {
+        EXPECT_EQ(packet.caplen, 100u);
+        EXPECT_EQ(packet.len, 1514u);
+    }
+    zc_device_release_burst(opened.device.get(), p, 4);
+}
+
+// Many flows: the pool grows to hold both directions of each.
+TEST(SyntheticTest, PoolGrowsWithTheFlows)
+{
+    Opened opened = open_synthetic(64, 65536);
+    ASSERT_EQ(opened.rc, 0) << opened.message;
+    zc_cluster_info info{};
+    info.struct_size = sizeof info;
+    ASSERT_EQ(zc_cluster_get_info(zc_device_cluster(opened.device.get()), &info), 0);
+    EXPECT_EQ(info.frame_count, 131072u);
+}
+
+} // namespace
+} // namespace zc::test
