@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 netns_pair
 
-count=20000 size=64 flows=8 rate=100000
+count=10000 size=64 flows=8 rate=25000
 
 for device in "zc:$veth_b" "zc:afpacket:$veth_b"; do
     note "capture on $device"

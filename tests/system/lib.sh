@@ -63,31 +63,38 @@ xdp_attached() { ip -n "$1" link show dev "$2" | grep -q 'prog/xdp'; }
 # packet-socket membership, as libpcap does: ip shows a count, not a flag).
 promiscuous() { ip -d -n "$1" link show dev "$2" | grep -q 'promiscuity [1-9]'; }
 
-# start_capture LOG ARGS...: runs zc-count ARGS in $ns_b in the background
-# (pid in $capture_pid) and waits until it has opened its device.
-start_capture() {
-    log=$1; shift
-    # Not through in_b: $! must be zc-count itself, not a subshell.
-    ip netns exec "$ns_b" "$tools/zc-count" "$@" >"$log" 2>&1 &
-    capture_pid=$!
+# start_in_b LOG READY-PATTERN COMMAND...: runs COMMAND in $ns_b in the
+# background (pid in $bg_pid: the command itself, as ip netns exec and env
+# exec it) and waits until LOG shows READY-PATTERN (10 s at most).
+start_in_b() {
+    log=$1 ready=$2; shift 2
+    ip netns exec "$ns_b" "$@" >"$log" 2>&1 &
+    bg_pid=$!
     for _ in $(seq 1 100); do
-        grep -q 'counting on' "$log" && return 0
-        kill -0 "$capture_pid" 2>/dev/null || { cat "$log" >&2; fail "zc-count exited early"; }
+        grep -q -- "$ready" "$log" 2>/dev/null && return 0
+        kill -0 "$bg_pid" 2>/dev/null || { cat "$log" >&2; fail "$1 exited early"; }
         sleep 0.1
     done
     cat "$log" >&2
-    fail "zc-count did not start within 10 s"
+    kill -9 "$bg_pid" 2>/dev/null
+    fail "$1 did not start within 10 s"
 }
 
-# wait_capture: waits for the capture started by start_capture (at most 30 s).
-wait_capture() {
-    for _ in $(seq 1 300); do
-        kill -0 "$capture_pid" 2>/dev/null || break
+# wait_bg [SECONDS]: waits for $bg_pid (default 30 s), kills it after that
+# and fails; returns its exit status.
+wait_bg() {
+    for _ in $(seq 1 $(( ${1:-30} * 10 ))); do
+        kill -0 "$bg_pid" 2>/dev/null || break
         sleep 0.1
     done
-    if kill -0 "$capture_pid" 2>/dev/null; then
-        kill -9 "$capture_pid"
-        fail "zc-count still running after 30 s"
+    if kill -0 "$bg_pid" 2>/dev/null; then
+        kill -9 "$bg_pid"
+        fail "still running after ${1:-30} s: pid $bg_pid"
     fi
-    wait "$capture_pid"
+    wait "$bg_pid"
 }
+
+# start_capture LOG ARGS...: zc-count ARGS in $ns_b, in the background,
+# once it has opened its device; wait_capture waits for it (30 s at most).
+start_capture() { log=$1; shift; start_in_b "$log" 'counting on' "$tools/zc-count" "$@"; }
+wait_capture() { wait_bg 30; }

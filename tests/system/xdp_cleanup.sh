@@ -18,8 +18,8 @@ wait_capture || fail "zc-count failed"
 note "SIGKILL"
 start_capture "$workdir/count.log" -i "zc:$veth_b" -d 60
 xdp_attached "$ns_b" "$veth_b" || fail "no XDP program while zc-count runs"
-kill -9 "$capture_pid"
-wait "$capture_pid" 2>/dev/null
+kill -9 "$bg_pid"
+wait "$bg_pid" 2>/dev/null
 for _ in $(seq 1 50); do
     xdp_attached "$ns_b" "$veth_b" || break
     sleep 0.1
