@@ -65,19 +65,20 @@ promiscuous() { ip -d -n "$1" link show dev "$2" | grep -q 'promiscuity [1-9]'; 
 
 # start_in_b LOG READY-PATTERN COMMAND...: runs COMMAND in $ns_b in the
 # background (pid in $bg_pid: the command itself, as ip netns exec and env
-# exec it) and waits until LOG shows READY-PATTERN (10 s at most).
+# exec it) and waits until LOG shows READY-PATTERN ($start_timeout seconds
+# at most, 10 by default).
 start_in_b() {
     log=$1 ready=$2; shift 2
     ip netns exec "$ns_b" "$@" >"$log" 2>&1 &
     bg_pid=$!
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 $(( ${start_timeout:-10} * 10 ))); do
         grep -q -- "$ready" "$log" 2>/dev/null && return 0
         kill -0 "$bg_pid" 2>/dev/null || { cat "$log" >&2; fail "$1 exited early"; }
         sleep 0.1
     done
     cat "$log" >&2
     kill -9 "$bg_pid" 2>/dev/null
-    fail "$1 did not start within 10 s"
+    fail "$1 did not start within ${start_timeout:-10} s"
 }
 
 # wait_bg [SECONDS]: waits for $bg_pid (default 30 s), kills it after that

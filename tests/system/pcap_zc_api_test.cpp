@@ -7,6 +7,8 @@
 // for the stock programs. Without the library every test is skipped.
 
 #include <gtest/gtest.h>
+
+#include <link.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <pthread.h>
@@ -445,6 +447,28 @@ TEST(PcapZcApi, CloseWithPacketsHeldAndNonZcHandlesUntouched)
 
 } // namespace
 
+// In an ASan build the ASan runtime must stay first in the process's
+// library list, so it goes first in LD_PRELOAD too: its path and a space,
+// or nothing.
+std::string asan_runtime()
+{
+#if defined(__SANITIZE_ADDRESS__)
+    std::string found;
+    dl_iterate_phdr(
+        [](struct dl_phdr_info* info, std::size_t, void* data) {
+            if (info->dlpi_name && std::strstr(info->dlpi_name, "libasan.so")) {
+                *static_cast<std::string*>(data) = std::string(info->dlpi_name) + " ";
+                return 1;
+            }
+            return 0;
+        },
+        &found);
+    return found;
+#else
+    return {};
+#endif
+}
+
 // Re-executes this program with libpcap-zc preloaded (once), then runs the
 // tests. ZC_BUILD (set by make check) is the build directory.
 int main(int argc, char** argv)
@@ -456,7 +480,7 @@ int main(int argc, char** argv)
             std::string library = base + relative;
             if (std::filesystem::exists(library)) {
                 ::setenv("PCAP_ZC_API_TEST_CHILD", "1", 1);
-                ::setenv("LD_PRELOAD", library.c_str(), 1);
+                ::setenv("LD_PRELOAD", (asan_runtime() + library).c_str(), 1);
                 std::string libzc = base + "/core/.libs/libzc.so.0";
                 if (std::filesystem::exists(libzc))
                     ::setenv("ZC_LIBZC", libzc.c_str(), 0);

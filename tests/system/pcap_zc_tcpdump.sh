@@ -17,7 +17,7 @@ count=20000 flows=8
 for device in "zc:$veth_b" "zc:afpacket:$veth_b" "$veth_b"; do
     note "tcpdump -i $device -c $count -w (default user: drops to tcpdump)"
     rm -f "$out/capture.pcap"
-    start_in_b "$workdir/tcpdump.log" "listening on" env LD_PRELOAD="$pcap_zc_lib" tcpdump -n -c $count -w "$out/capture.pcap" -i "$device"
+    start_in_b "$workdir/tcpdump.log" "listening on" env LD_PRELOAD="$preload" tcpdump -n -c $count -w "$out/capture.pcap" -i "$device"
     user=$(ps -o user= -p "$bg_pid" | tr -d ' ')
     if id tcpdump >/dev/null 2>&1; then
         [ "$user" = tcpdump ] || fail "$device: tcpdump runs as '$user', not as user tcpdump"
@@ -33,10 +33,8 @@ done
 
 note "the wrapper: zc-pcap tcpdump, nanosecond time stamps"
 rm -f "$out/nano.pcap"
-ip netns exec "$ns_b" sh "$zc_pcap" tcpdump -n -c 100 --time-stamp-precision=nano -w "$out/nano.pcap" \
-    -i "zc:$veth_b" >"$workdir/wrapper.log" 2>&1 &
-bg_pid=$!
-sleep 1
+start_in_b "$workdir/wrapper.log" "listening on" env ${asan_runtime:+LD_PRELOAD=$asan_runtime} \
+    sh "$zc_pcap" tcpdump -n -c 100 --time-stamp-precision=nano -w "$out/nano.pcap" -i "zc:$veth_b"
 send_frames 100 $flows
 wait_bg 30 || { cat "$workdir/wrapper.log" >&2; fail "zc-pcap tcpdump failed"; }
 "$checks/check-frames" "$out/nano.pcap" --count 100 --size 64 --flows $flows --sequences ||
@@ -48,7 +46,7 @@ note "a filter, stopped by SIGINT: exactly the matching frames"
 # Stream frame n is flow (n/2)%flows, client to server when n is even:
 # src 198.18.0.3 is n % 16 == 6 for 8 flows, count/16 frames of 20000.
 expected=$(( count / 16 ))
-start_in_b "$workdir/filter.log" "listening on" env LD_PRELOAD="$pcap_zc_lib" tcpdump -n -w "$out/filter.pcap" -i "zc:$veth_b" \
+start_in_b "$workdir/filter.log" "listening on" env LD_PRELOAD="$preload" tcpdump -n -w "$out/filter.pcap" -i "zc:$veth_b" \
     udp and src host 198.18.0.3
 send_frames $count $flows
 sleep 1
@@ -65,7 +63,7 @@ grep -q "^$expected packets received by filter" "$workdir/filter.log" ||
 ! xdp_attached "$ns_b" "$veth_b" || fail "after SIGINT: an XDP program is left on $veth_b"
 
 note "tcpdump -D lists zc devices next to the usual ones"
-list=$(in_b env LD_PRELOAD="$pcap_zc_lib" tcpdump -D) || fail "tcpdump -D failed"
+list=$(in_b env LD_PRELOAD="$preload" tcpdump -D) || fail "tcpdump -D failed"
 echo "$list"
 echo "$list" | grep -q "\.zc:$veth_b " || fail "tcpdump -D does not list zc:$veth_b"
 echo "$list" | grep -q "\.$veth_b " || fail "tcpdump -D lost $veth_b"
@@ -74,15 +72,15 @@ stock=$(in_b tcpdump -D)
 
 note "errors: the sentence from zc, a non-zero exit"
 for name in zc:nosuch0 zc:afpacket:nosuch0; do
-    msg=$(in_b env LD_PRELOAD="$pcap_zc_lib" timeout 10 tcpdump -c 1 -i $name 2>&1) && fail "$name: tcpdump succeeded"
+    msg=$(in_b env LD_PRELOAD="$preload" timeout 10 tcpdump -c 1 -i $name 2>&1) && fail "$name: tcpdump succeeded"
     echo "$msg"
     echo "$msg" | grep -q "no such interface" || fail "$name: no 'no such interface' in: $msg"
 done
 ip -n "$ns_b" link set "$veth_b" down
-msg=$(in_b env LD_PRELOAD="$pcap_zc_lib" timeout 10 tcpdump -c 1 -i "zc:$veth_b" 2>&1) && fail "interface down: tcpdump succeeded"
+msg=$(in_b env LD_PRELOAD="$preload" timeout 10 tcpdump -c 1 -i "zc:$veth_b" 2>&1) && fail "interface down: tcpdump succeeded"
 echo "$msg"
 echo "$msg" | grep -q "not up" || fail "interface down: no PCAP_ERROR_IFACE_NOT_UP sentence in: $msg"
 ip -n "$ns_b" link set "$veth_b" up
-msg=$(in_b env LD_PRELOAD="$pcap_zc_lib" timeout 10 tcpdump -c 1 -i nosuch0 2>&1) && fail "nosuch0: tcpdump succeeded"
+msg=$(in_b env LD_PRELOAD="$preload" timeout 10 tcpdump -c 1 -i nosuch0 2>&1) && fail "nosuch0: tcpdump succeeded"
 [ "$msg" = "$(in_b timeout 10 tcpdump -c 1 -i nosuch0 2>&1)" ] || fail "a non-zc error differs from stock libpcap's: $msg"
 exit 0
