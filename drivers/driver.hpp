@@ -4,10 +4,12 @@
 // the factories that open one. core/src/device.cpp puts the C API of
 // zc/device.h in front of it; nothing outside libzc sees this header.
 //
-// A driver owns its buffer pool: a private cluster (zc_cluster_create with
-// ZC_CLUSTER_PRIVATE) whose frames are the AF_XDP UMEM, the AF_PACKET copy
-// target, or the replayed/generated packets. Received packets are handed out
-// as zc_packet views of pool buffers and come back through release_burst.
+// A driver has one buffer pool: a private cluster (zc_cluster_create with
+// ZC_CLUSTER_PRIVATE), or the cluster the caller lends it in
+// zc_device_config.pool (DevicePool below), whose frames are the AF_XDP
+// UMEM, the AF_PACKET copy target, or the replayed/generated packets.
+// Received packets are handed out as zc_packet views of pool buffers and
+// come back through release_burst.
 //
 // Fast-path members are noexcept, never allocate, log, block or throw, and
 // return counts. Control-path failures are a negative errno and a sentence
@@ -32,7 +34,8 @@ public:
     Driver& operator=(const Driver&) = delete;
     virtual ~Driver() = default;
 
-    // "afxdp-zerocopy", "afxdp-copy", "afpacket", "pcap", "synthetic".
+    // "afxdp-zerocopy", "afxdp-copy", "afpacket", "pcap", "synthetic",
+    // "cluster".
     [[nodiscard]] virtual const char* mode() const noexcept = 0;
     [[nodiscard]] virtual zc_cluster* pool() noexcept = 0;
 
@@ -60,11 +63,12 @@ public:
 
 // A device name after "zc:", parsed (see zc/device.h and man zc(7)).
 struct DeviceName {
-    enum class Kind { AfXdp, AfPacket, PcapFile, Synthetic };
+    enum class Kind { AfXdp, AfPacket, PcapFile, Synthetic, ClusterQueue };
     Kind kind = Kind::AfXdp;
     std::vector<std::string> interfaces; // AfXdp, AfPacket: one or more
-    int queue = -1;                      // AfXdp: one RX queue, or -1 for all
+    int queue = -1;                      // AfXdp: one RX queue, or -1 for all; ClusterQueue: the queue
     std::string path;                    // PcapFile
+    std::uint32_t cluster = 0;           // ClusterQueue: the cluster id
 };
 
 // Parses `name` (with or without the "zc:" prefix). -EINVAL and a sentence
@@ -81,9 +85,50 @@ int open_pcapfile(const DeviceName& name, const zc_device_config& config, std::u
                   zc_error* err);
 int open_synthetic(const DeviceName& name, const zc_device_config& config, std::unique_ptr<Driver>& out,
                    zc_error* err);
+// The consumer end of a queue of a cluster another process owns
+// (drivers/clusterq): it attaches the region and claims the queue.
+int open_cluster_queue(const DeviceName& name, const zc_device_config& config, std::unique_ptr<Driver>& out,
+                       zc_error* err);
 
 // Shared by the drivers: a private pool of `frames` buffers (2 KiB each).
 int create_private_pool(std::uint32_t frames, Cluster& out, zc_error* err);
+
+// A driver's pool: its own private cluster, or one borrowed from the caller
+// (zc_device_config.pool, e.g. zc-balance's cluster) that outlives the
+// driver. Either way the driver allocates from it and releases into it the
+// same way; only a borrowed pool must get back, when the driver closes,
+// every buffer the driver took from it.
+class DevicePool {
+public:
+    DevicePool() noexcept = default;
+    [[nodiscard]] zc_cluster* get() const noexcept { return borrowed_ ? borrowed_ : owned_.get(); }
+    [[nodiscard]] bool borrowed() const noexcept { return borrowed_ != nullptr; }
+    [[nodiscard]] zc_cluster_info info() const
+    {
+        zc_cluster_info info{};
+        info.struct_size = sizeof info;
+        zc_cluster_get_info(get(), &info);
+        return info;
+    }
+
+    // config.pool when given (frames is then ignored: the cluster's owner
+    // sized it), else a private pool of `frames` buffers.
+    friend int open_device_pool(const zc_device_config& config, std::uint32_t frames, DevicePool& out,
+                                zc_error* err)
+    {
+        if (config.pool != nullptr) {
+            out.owned_.reset();
+            out.borrowed_ = config.pool;
+            return 0;
+        }
+        out.borrowed_ = nullptr;
+        return create_private_pool(frames, out.owned_, err);
+    }
+
+private:
+    Cluster owned_;
+    zc_cluster* borrowed_ = nullptr;
+};
 
 // Shared by the network drivers: the interface's index, and checks that it
 // exists and is up. -ENODEV ("no such interface"), -ENETDOWN.

@@ -25,6 +25,7 @@
 
 #include "cluster.hpp"
 #include "error.hpp"
+#include "process.hpp"
 
 namespace zc {
 
@@ -42,39 +43,9 @@ std::string region_path(const char* directory, std::uint32_t id)
     return std::string(directory) + "/cluster-" + std::to_string(id);
 }
 
-// Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. With
-// the pid, it names one process even after the pid is reused. 0 if unknown.
-std::uint64_t process_start_time(pid_t pid)
-{
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-    FILE* file = std::fopen(path, "re");
-    if (!file)
-        return 0;
-    char line[1024];
-    size_t got = std::fread(line, 1, sizeof line - 1, file);
-    std::fclose(file);
-    line[got] = '\0';
-    // The command name (field 2) may hold spaces and parentheses: start after
-    // the last ')'.
-    const char* field = std::strrchr(line, ')');
-    if (!field)
-        return 0;
-    // Fields 3.. follow, one space before each; we want field 22.
-    for (int n = 2; n < 22 && field; ++n)
-        field = std::strchr(field + 1, ' ');
-    return field ? std::strtoull(field + 1, nullptr, 10) : 0;
-}
-
 bool owner_alive(const RegionHeader& header)
 {
-    pid_t pid = header.owner_pid;
-    if (pid <= 0)
-        return false;
-    if (::kill(pid, 0) != 0 && errno == ESRCH)
-        return false;
-    std::uint64_t start = process_start_time(pid);
-    return start == 0 || start == header.owner_start_time;
+    return process_alive(header.owner_pid, header.owner_start_time);
 }
 
 std::uint32_t load_state(const RegionHeader& header)

@@ -109,6 +109,7 @@ extern "C" int zc_device_open(const char* name, const zc_device_config* user_con
     case DeviceName::Kind::AfPacket: rc = open_afpacket(parsed, config, driver, err); break;
     case DeviceName::Kind::PcapFile: rc = open_pcapfile(parsed, config, driver, err); break;
     case DeviceName::Kind::Synthetic: rc = open_synthetic(parsed, config, driver, err); break;
+    case DeviceName::Kind::ClusterQueue: rc = open_cluster_queue(parsed, config, driver, err); break;
     }
     if (rc != 0)
         return rc;

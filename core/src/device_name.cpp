@@ -78,11 +78,15 @@ int parse_device_name(const char* name, DeviceName& out, zc_error* err)
         if (!all_digits(queue) || queue.size() > 5 || std::atoi(queue.c_str()) > 65535)
             return fail(err, -EINVAL, "%s: queue '%s' is not a number from 0 to 65535", name, queue.c_str());
         out.queue = std::atoi(queue.c_str());
-        if (all_digits(interfaces))
-            return fail(err, -EINVAL,
-                        "%s names queue %d of cluster %s: cluster queues are published by zc-balance -c %s and "
-                        "opened through the cluster, not as a device",
-                        name, out.queue, interfaces.c_str(), interfaces.c_str());
+        if (all_digits(interfaces)) {
+            // CLUSTER@QUEUE: a queue of a cluster published by zc-balance.
+            if (interfaces.size() > 10 || std::strtoull(interfaces.c_str(), nullptr, 10) > 0xffffffffull)
+                return fail(err, -EINVAL, "%s: cluster '%s' is not a number from 0 to 4294967295", name,
+                            interfaces.c_str());
+            out.kind = DeviceName::Kind::ClusterQueue;
+            out.cluster = static_cast<std::uint32_t>(std::strtoull(interfaces.c_str(), nullptr, 10));
+            return 0;
+        }
         if (interfaces.find(',') != std::string::npos)
             return fail(err, -EINVAL, "%s: a queue number applies to one interface, not to a list", name);
     }

@@ -110,11 +110,22 @@ struct QueueInfo {
     // Written by the consumer side only.
     alignas(kCacheLine) std::uint64_t received;
     std::uint64_t returned;
+    // The consumer's claim on the queue (drivers/clusterq/queue_claim.hpp):
+    // its pid in the high 32 bits and the low 32 bits of its start time
+    // (/proc/<pid>/stat field 22) in the low 32, or 0 when nobody holds the
+    // queue. One 64-bit word so that claiming, taking over from a dead
+    // consumer and releasing are each one CAS. Written by consumers only.
+    std::uint64_t consumer_claim;
+    // Descriptors the consumer found on the RX ring naming no buffer of the
+    // pool, or a length the buffer cannot hold: skipped, never read.
+    std::uint64_t bad_descriptors;
 };
 
 static_assert(std::is_standard_layout_v<QueueInfo>);
 static_assert(offsetof(QueueInfo, enqueued) == 64);
 static_assert(offsetof(QueueInfo, received) == 128);
+static_assert(offsetof(QueueInfo, consumer_claim) == 144);
+static_assert(offsetof(QueueInfo, bad_descriptors) == 152);
 static_assert(sizeof(QueueInfo) == 192);
 
 static_assert(sizeof(zc_buffer_meta) <= 64, "metadata must fit the default headroom");

@@ -61,7 +61,7 @@ struct Burst {
 
 class AfPacketDriver final : public Driver {
 public:
-    AfPacketDriver(Cluster pool, std::vector<PacketSocket> sockets, UniqueFd epoll, std::uint32_t snap_limit,
+    AfPacketDriver(DevicePool pool, std::vector<PacketSocket> sockets, UniqueFd epoll, std::uint32_t snap_limit,
                    bool receive, bool transmit)
         : pool_(std::move(pool)), sockets_(std::move(sockets)), epoll_(std::move(epoll)),
           capacity_(zc_buffer_capacity(pool_.get())), snap_limit_(snap_limit),
@@ -327,7 +327,7 @@ private:
         burst.bytes += wire;
     }
 
-    Cluster pool_;
+    DevicePool pool_;
     std::vector<PacketSocket> sockets_;
     UniqueFd epoll_; // over all sockets, when there are several
     std::vector<pollfd> poll_fds_;
@@ -378,8 +378,8 @@ int open_afpacket(const DeviceName& name, const zc_device_config& config, std::u
                                                    : std::uint64_t{kDefaultFramesPerInterface} * interfaces.size();
     if (frames > 0xffffffffu)
         frames = 0xffffffffu; // the pool refuses it with its own sentence
-    Cluster pool;
-    if (int rc = create_private_pool(static_cast<std::uint32_t>(frames), pool, err); rc != 0)
+    DevicePool pool;
+    if (int rc = open_device_pool(config, static_cast<std::uint32_t>(frames), pool, err); rc != 0)
         return rc;
     const std::uint32_t capacity = zc_buffer_capacity(pool.get());
     const std::uint32_t snap_limit = config.snaplen != 0 && config.snaplen < capacity ? config.snaplen : capacity;

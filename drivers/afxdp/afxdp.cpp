@@ -172,7 +172,7 @@ int AfXdpDriver::create_pool(zc_error* err)
         return fail(err, -EINVAL, "%s: %llu buffers do not suit %u AF_XDP socket(s): use %llu to %u", first,
                     static_cast<unsigned long long>(wanted), socket_count_, static_cast<unsigned long long>(least),
                     kMaxFrames);
-    if (int rc = create_private_pool(static_cast<std::uint32_t>(wanted), pool_, err); rc != 0)
+    if (int rc = open_device_pool(config_, static_cast<std::uint32_t>(wanted), pool_, err); rc != 0)
         return rc;
 
     // The layout AF_XDP and zc agree on: 2 KiB frames, zc_buffer_meta in the
@@ -188,6 +188,8 @@ int AfXdpDriver::create_pool(zc_error* err)
     umem_base_ = static_cast<std::byte*>(zc_cluster_pool_base(pool));
     frame_shift_ = static_cast<std::uint32_t>(__builtin_ctz(info.frame_size));
     frame_count_ = info.frame_count;
+    if (pool_.borrowed())
+        taken_.start(pool, frame_count_);
     data_offset_ = info.data_offset;
     capacity_ = zc_buffer_capacity(pool);
     std::uint32_t last = frame_count_ - 1;

@@ -115,6 +115,59 @@ struct Umem {
     xsk_umem* umem = nullptr;
 };
 
+// With a borrowed pool (zc_device_config.pool): the buffers the driver took
+// from it and has not put back, one bit each, so that closing the driver
+// gives back what sits on its fill rings or in the kernel (a private pool
+// simply goes away with the driver). Buffers the caller still holds are not
+// the driver's to give back; they stay marked and are left alone.
+class TakenBuffers {
+public:
+    TakenBuffers() = default;
+    TakenBuffers(const TakenBuffers&) = delete;
+    TakenBuffers& operator=(const TakenBuffers&) = delete;
+    ~TakenBuffers()
+    {
+        std::uint32_t batch[256];
+        std::uint32_t n = 0;
+        for (std::size_t word = 0; word < bits_.size(); ++word)
+            for (std::uint64_t bits = bits_[word]; bits != 0; bits &= bits - 1) {
+                auto buffer = static_cast<std::uint32_t>(word * 64 + static_cast<unsigned>(__builtin_ctzll(bits)));
+                if (ZC_OWNER_KIND(zc_buffer_owner(pool_, buffer)) != ZC_OWNER_DEVICE)
+                    continue;
+                batch[n++] = buffer;
+                if (n == std::size(batch)) {
+                    zc_pool_release_burst(pool_, batch, n);
+                    n = 0;
+                }
+            }
+        if (n > 0)
+            zc_pool_release_burst(pool_, batch, n);
+    }
+
+    // Control path: starts tracking (only for a borrowed pool).
+    void start(zc_cluster* pool, std::uint32_t frame_count)
+    {
+        pool_ = pool;
+        bits_.assign((std::size_t{frame_count} + 63) / 64, 0);
+    }
+    void mark(const std::uint32_t* buffers, std::uint32_t n) noexcept
+    {
+        if (!bits_.empty())
+            for (std::uint32_t i = 0; i < n; ++i)
+                bits_[buffers[i] >> 6] |= std::uint64_t{1} << (buffers[i] & 63);
+    }
+    void unmark(const std::uint32_t* buffers, std::uint32_t n) noexcept
+    {
+        if (!bits_.empty())
+            for (std::uint32_t i = 0; i < n; ++i)
+                bits_[buffers[i] >> 6] &= ~(std::uint64_t{1} << (buffers[i] & 63));
+    }
+
+private:
+    zc_cluster* pool_ = nullptr;
+    std::vector<std::uint64_t> bits_;
+};
+
 class AfXdpDriver final : public Driver {
 public:
     explicit AfXdpDriver(const zc_device_config& config) : config_(config) {}
@@ -172,7 +225,8 @@ private:
     // Declared in the order things are built, so destroyed in reverse: wait
     // fds, sockets, UMEM, then per interface the XDP program (its link) and
     // the promiscuous membership, and the pool last of all.
-    Cluster pool_;
+    DevicePool pool_;
+    TakenBuffers taken_; // after pool_: given back once the sockets and the UMEM are gone
     std::vector<Interface> interfaces_;
     Umem umem_;
     std::unique_ptr<Socket[]> sockets_;

@@ -49,6 +49,7 @@ std::uint32_t AfXdpDriver::top_up(Socket& socket, std::uint32_t index, std::uint
         std::uint32_t taken = zc_pool_alloc_burst(pool_.get(), scratch_, chunk, ZC_OWNER(ZC_OWNER_DEVICE, index));
         if (taken == 0)
             break; // the caller holds the rest of the pool: a status, not an error
+        taken_.mark(scratch_, taken);
         std::uint32_t slot = 0;
         xsk_ring_prod__reserve(&socket.fill, taken, &slot); // cannot fail: taken <= free
         for (std::uint32_t i = 0; i < taken; ++i)
@@ -140,8 +141,10 @@ void AfXdpDriver::flush_stage(std::uint32_t index) noexcept
         if (xsk_ring_prod__needs_wakeup(&socket.fill))
             kick_rx(socket);
     }
-    if (room < n) // the fill ring is full: the rest waits on the free list
+    if (room < n) { // the fill ring is full: the rest waits on the free list
+        taken_.unmark(buffers + room, n - room);
         zc_pool_release_burst(pool_.get(), buffers + room, n - room);
+    }
 }
 
 void AfXdpDriver::release_burst(const zc_packet* packets, std::uint32_t n) noexcept
@@ -192,6 +195,7 @@ void AfXdpDriver::reap_completions() noexcept
         for (std::uint32_t i = 0; i < done; ++i)
             scratch_[i] = static_cast<std::uint32_t>(*xsk_ring_cons__comp_addr(&socket.comp, slot + i) >> frame_shift_);
         xsk_ring_cons__release(&socket.comp, done);
+        taken_.unmark(scratch_, done);
         zc_pool_release_burst(pool_.get(), scratch_, done);
     }
     // Frames still on the TX ring (copy mode sends a batch per kick).
@@ -205,7 +209,9 @@ std::uint32_t AfXdpDriver::tx_alloc(std::uint32_t* buffers, std::uint32_t n) noe
     if (!tx_)
         return 0;
     reap_completions(); // so that transmit never starves on buffers the kernel is done with
-    return zc_pool_alloc_burst(pool_.get(), buffers, n, ZC_OWNER(ZC_OWNER_WORKER, 0));
+    std::uint32_t taken = zc_pool_alloc_burst(pool_.get(), buffers, n, ZC_OWNER(ZC_OWNER_WORKER, 0));
+    taken_.mark(buffers, taken);
+    return taken;
 }
 
 std::uint32_t AfXdpDriver::send_burst(const std::uint32_t* buffers, const std::uint32_t* lengths,

@@ -120,7 +120,7 @@ private:
 
 class PcapFileDriver final : public Driver {
 public:
-    PcapFileDriver(Cluster pool, std::unique_ptr<Capture> capture, UniqueFd timer, double speed,
+    PcapFileDriver(DevicePool pool, std::unique_ptr<Capture> capture, UniqueFd timer, double speed,
                    std::uint32_t loops, std::uint32_t snap_limit)
         : pool_(std::move(pool)), capture_(std::move(capture)), timer_(std::move(timer)), clock_(speed),
           loops_(loops), capacity_(zc_buffer_capacity(pool_.get())), snap_limit_(snap_limit),
@@ -303,7 +303,7 @@ private:
         armed_ns_ = due_ns;
     }
 
-    Cluster pool_;
+    DevicePool pool_;
     std::unique_ptr<Capture> capture_;
     UniqueFd timer_;
     ReplayClock clock_;
@@ -364,8 +364,8 @@ int open_pcapfile(const DeviceName& name, const zc_device_config& config, std::u
                     link_name ? link_name : "unknown");
     }
 
-    Cluster pool;
-    if (int rc = create_private_pool(config.frame_count != 0 ? config.frame_count : kDefaultFrames, pool, err);
+    DevicePool pool;
+    if (int rc = open_device_pool(config, config.frame_count != 0 ? config.frame_count : kDefaultFrames, pool, err);
         rc != 0)
         return rc;
     const std::uint32_t capacity = zc_buffer_capacity(pool.get());

@@ -45,7 +45,7 @@ constexpr std::uint32_t kMaxFlows = 65536; // frames.hpp: flow numbers fill two 
 
 class SyntheticDriver final : public Driver {
 public:
-    SyntheticDriver(Cluster pool, std::vector<std::uint32_t> buffers, std::uint32_t frame_bytes,
+    SyntheticDriver(DevicePool pool, std::vector<std::uint32_t> buffers, std::uint32_t frame_bytes,
                     std::uint32_t caplen, int event_fd)
         : pool_(std::move(pool)), buffers_(std::move(buffers)), held_(buffers_.size(), 0),
           data_(buffers_.size()), frame_bytes_(frame_bytes), caplen_(caplen), event_fd_(event_fd),
@@ -118,7 +118,7 @@ public:
 private:
     static constexpr std::uint32_t kNotOurs = 0xffffffffu;
 
-    Cluster pool_;
+    DevicePool pool_;
     std::vector<std::uint32_t> buffers_;     // stream position to pool buffer
     std::vector<std::uint8_t> held_;         // per position: in the consumer's hands
     std::vector<std::byte*> data_;           // per position: the frame
@@ -156,8 +156,8 @@ int open_synthetic(const DeviceName&, const zc_device_config& config, std::uniqu
                     cycle, frame_count);
     const std::uint32_t used = frame_count / cycle * cycle;
 
-    Cluster pool;
-    if (int rc = create_private_pool(frame_count, pool, err); rc != 0)
+    DevicePool pool;
+    if (int rc = open_device_pool(config, frame_count, pool, err); rc != 0)
         return rc;
     const std::uint32_t bytes = frames::frame_bytes(size);
     if (bytes > zc_buffer_capacity(pool.get()))
@@ -168,6 +168,11 @@ int open_synthetic(const DeviceName&, const zc_device_config& config, std::uniqu
     std::uint32_t taken = zc_pool_alloc_burst(pool.get(), buffers.data(), used, ZC_OWNER(ZC_OWNER_DEVICE, 0));
     if (taken != used) {
         zc_pool_release_burst(pool.get(), buffers.data(), taken);
+        if (pool.borrowed())
+            return fail(err, -ENOMEM,
+                        "synthetic: the cluster's pool has %u free buffers and the stream needs %u (make the "
+                        "cluster's pool bigger, or set a smaller frame_count)",
+                        taken, used);
         return fail(err, -ENOMEM, "synthetic: the new pool gave %u of %u buffers", taken, used);
     }
     for (std::uint32_t i = 0; i < used; ++i) {

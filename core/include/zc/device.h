@@ -61,6 +61,10 @@ typedef struct zc_device_config {
     uint32_t synthetic_size;/* synthetic: frame bytes (default 64) */
     uint32_t synthetic_flows;/* synthetic: flows, both directions of each (default 1) */
     uint32_t reserved;
+    zc_cluster* pool;       /* borrowed, not owned: receive into this cluster's pool (it
+                               must outlive the device; AF_XDP registers it as the UMEM,
+                               the others allocate from it). NULL (default): the device
+                               makes a private pool of its own */
 } zc_device_config;
 
 void zc_device_config_init(zc_device_config* config);

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * zc/balance.h — the balancer: one or more devices into a cluster's consumer
+ * queues, symmetric by flow, with fan-out to several groups, without copying
+ * a packet (the C API; zc-balance is its command-line owner).
+ *
+ * The devices receive straight into the cluster's pool (zc_device_config.pool
+ * = the cluster), so a consumer that attaches to the cluster reads packets
+ * where the NIC put them. For each packet the balancer picks one queue in
+ * every group (hash % group size, or round-robin), gives the buffer one
+ * reference per group, and puts a descriptor on each chosen queue's RX ring.
+ * Consumers hand descriptors back on their queue's return ring; the balancer
+ * checks each (range, and that this queue holds that buffer: anything else is
+ * counted and ignored) and gives a buffer back to its device on the last
+ * release.
+ *
+ * Queues are numbered across groups in order: -n 4,1 makes queues 0..3
+ * (group 0, balanced) and queue 4 (group 1, sees everything).
+ */
+#ifndef ZC_BALANCE_H
+#define ZC_BALANCE_H
+
+#include <stdint.h>
+
+#include "zc/device.h"
+#include "zc/hash.h"
+#include "zc/zc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZC_BALANCE_MAX_GROUPS 16
+#define ZC_BALANCE_MAX_DEVICES 8
+
+typedef enum zc_on_full {
+    ZC_ON_FULL_DROP = 0, /* count the packet as dropped for that queue; capture never stalls */
+    ZC_ON_FULL_WAIT = 1, /* hold the packet until the queue has room: lossless, back-pressures the devices */
+} zc_on_full;
+
+typedef struct zc_balance_group {
+    uint32_t queues;      /* queues in this group, 1 or more */
+    zc_on_full on_full;
+} zc_balance_group;
+
+typedef struct zc_balancer_config {
+    uint32_t struct_size;        /* sizeof(zc_balancer_config) */
+    zc_hash_mode mode;           /* how a packet picks its queue in each group */
+    uint32_t group_count;        /* 1 .. ZC_BALANCE_MAX_GROUPS */
+    zc_balance_group groups[ZC_BALANCE_MAX_GROUPS];
+    uint32_t burst;              /* packets per device read (default 64) */
+} zc_balancer_config;
+
+void zc_balancer_config_init(zc_balancer_config* config);
+
+/* Parses "4,1" into groups (each with on_full ZC_ON_FULL_DROP). -EINVAL and a
+ * sentence for anything else. */
+int zc_balancer_parse_groups(const char* text, zc_balancer_config* config, zc_error* err);
+
+typedef struct zc_balancer zc_balancer;
+
+/* Creates a balancer over `cluster` (created by the caller, owner side, with
+ * queue_count = the sum of the group sizes) and `devices` (opened with
+ * zc_device_config.pool = cluster). The balancer does not take ownership of
+ * either; close it before them. */
+int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices, uint32_t device_count,
+                       const zc_balancer_config* config, zc_balancer** out, zc_error* err);
+void zc_balancer_close(zc_balancer* balancer);
+
+/* Fast path: one round — read a burst from each device, distribute it, reap
+ * the return rings. Returns the packets distributed in this round (0: idle;
+ * the caller may then wait on the devices). Never blocks. */
+uint32_t zc_balancer_poll(zc_balancer* balancer);
+
+/* Gives back every buffer queue `queue` holds (delivered and not returned,
+ * or still on its RX ring) and empties its rings, as if its consumer had
+ * returned them: for a consumer that died. Control path. */
+int zc_balancer_reclaim_queue(zc_balancer* balancer, uint32_t queue);
+
+typedef struct zc_balancer_queue_stats {
+    uint64_t enqueued;      /* descriptors put on the queue's RX ring */
+    uint64_t dropped;       /* packets not given to this queue because it was full (drop mode) */
+    uint64_t returned;      /* descriptors handed back and accepted */
+    uint64_t bad_returns;   /* handed-back descriptors refused (range, not held by this queue) */
+    uint32_t occupancy;     /* descriptors on the RX ring now */
+    uint32_t outstanding;   /* buffers this queue holds (on its ring or in its consumer's hands) */
+} zc_balancer_queue_stats;
+
+typedef struct zc_balancer_stats {
+    uint32_t struct_size;   /* sizeof(zc_balancer_stats) */
+    uint32_t queue_count;
+    uint64_t received;      /* packets read from the devices */
+    uint64_t distributed;   /* packets given to at least one queue */
+    uint64_t waiting;       /* packets held for a full queue (wait mode), now */
+    uint32_t pool_free;     /* buffers on the pool's free list */
+    uint32_t reserved;
+    zc_balancer_queue_stats queues[1024];
+} zc_balancer_stats;
+
+int zc_balancer_get_stats(const zc_balancer* balancer, zc_balancer_stats* stats);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* ZC_BALANCE_H */

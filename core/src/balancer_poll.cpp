@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// The balancer's fast path: one round reads a burst from each device, hashes
+// each packet once, stages a descriptor for one queue in every group, puts
+// each queue's stage on its RX ring with one reserve/submit, and reaps the
+// return rings. No allocation, no lock, no system call of its own (the
+// devices may wake the kernel), no logging: counts only.
+
+#include <atomic>
+#include <cstring>
+
+#include "balancer.hpp"
+
+using namespace zc;
+
+namespace {
+
+// One writer (this thread); zc-stat and get_stats read them relaxed.
+void publish(std::uint64_t& shared, std::uint64_t value) noexcept
+{
+    std::atomic_ref<std::uint64_t>(shared).store(value, std::memory_order_relaxed);
+}
+
+constexpr std::uint32_t kReapBatch = 256;
+
+} // namespace
+
+void zc_balancer::publish_counters(BalancerQueue& q) noexcept
+{
+    publish(q.info->enqueued, q.enqueued);
+    publish(q.info->dropped_full, q.dropped);
+    publish(q.info->bad_return, q.bad_returns);
+}
+
+void zc_balancer::send_home_now(std::uint32_t device) noexcept
+{
+    std::uint32_t n = going_home_count[device];
+    if (n == 0)
+        return;
+    zc_device_release_burst(devices[device], going_home[device].data(), n);
+    going_home_count[device] = 0;
+}
+
+void zc_balancer::send_home() noexcept
+{
+    for (std::uint32_t d = 0; d < devices.size(); ++d)
+        send_home_now(d);
+}
+
+// Drops one of the buffer's references; the last one sends it home (true).
+bool zc_balancer::drop_reference(std::uint32_t buffer) noexcept
+{
+    std::atomic_ref<std::uint32_t> refs(cluster->states[buffer].refcount);
+    std::uint32_t old = refs.load(std::memory_order_relaxed);
+    if (old > 1) {
+        // Only this thread writes the count of a buffer it took from a device.
+        refs.store(old - 1, std::memory_order_relaxed);
+        return false;
+    }
+    // The last reference: back to the device with the owner it gave the
+    // buffer out with, and the device's own reference (1) left in place.
+    const BufferOrigin& origin = origins[buffer];
+    std::atomic_ref<std::uint32_t>(cluster->states[buffer].owner).store(origin.owner, std::memory_order_relaxed);
+    std::uint32_t device = origin.device;
+    std::uint32_t& count = going_home_count[device];
+    zc_packet& packet = going_home[device][count++];
+    packet = zc_packet{};
+    packet.buffer = buffer;
+    packet.queue = origin.device_queue;
+    if (count == going_home[device].size())
+        send_home_now(device);
+    return true;
+}
+
+void zc_balancer::reap(std::uint32_t index) noexcept
+{
+    BalancerQueue& q = queues[index];
+    const std::uint32_t shift = cluster->frame_shift;
+    const std::uint64_t frames = cluster->frame_count;
+    std::uint32_t bad = 0;
+    std::uint32_t good = 0;
+    for (;;) {
+        std::uint32_t slot = 0;
+        std::uint32_t n = q.ret.peek(kReapBatch, &slot);
+        if (n == 0)
+            break;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            // Written by the consumer: untrusted. The bitmap decides.
+            std::uint64_t buffer = q.ret.slot(slot + i).addr >> shift;
+            if (buffer >= frames) [[unlikely]] {
+                ++bad;
+                continue;
+            }
+            std::uint64_t& word = q.held[buffer >> 6];
+            std::uint64_t bit = std::uint64_t{1} << (buffer & 63);
+            if (!(word & bit)) [[unlikely]] {
+                ++bad;
+                continue;
+            }
+            word &= ~bit;
+            ++good;
+            drop_reference(static_cast<std::uint32_t>(buffer));
+        }
+        q.ret.release(n);
+        if (n < kReapBatch)
+            break;
+    }
+    if (good | bad) {
+        q.outstanding -= good;
+        q.returned += good;
+        q.bad_returns += bad;
+        publish(q.info->bad_return, q.bad_returns);
+    }
+}
+
+// Puts this queue's stage on its RX ring: one reserve, one submit. What does
+// not fit is dropped (one reference each) or, in wait mode, stays staged.
+void zc_balancer::flush(std::uint32_t index) noexcept
+{
+    BalancerQueue& q = queues[index];
+    const std::uint32_t staged = q.staged;
+    if (staged == 0)
+        return;
+    std::uint32_t slot = 0;
+    const std::uint32_t room = q.rx.reserve_burst(staged, &slot);
+    const std::uint32_t shift = cluster->frame_shift;
+    for (std::uint32_t i = 0; i < room; ++i) {
+        const zc_desc& desc = q.stage[i];
+        q.rx.slot(slot + i) = desc;
+        std::uint64_t buffer = desc.addr >> shift;
+        q.held[buffer >> 6] |= std::uint64_t{1} << (buffer & 63);
+    }
+    if (room > 0) {
+        q.rx.submit(room);
+        q.outstanding += room;
+        q.enqueued += room;
+    }
+    const std::uint32_t left = staged - room;
+    if (left == 0) {
+        q.staged = 0;
+    } else if (q.wait) {
+        std::memmove(q.stage, q.stage + room, sizeof(zc_desc) * left);
+        q.staged = left;
+        waiting += left;
+    } else {
+        // A delivered reference cannot come back in the round that made it
+        // (returns are reaped first), so a last reference dropped here is a
+        // packet no queue took.
+        for (std::uint32_t i = room; i < staged; ++i)
+            if (drop_reference(static_cast<std::uint32_t>(q.stage[i].addr >> shift)))
+                ++dropped_everywhere;
+        q.dropped += left;
+        q.staged = 0;
+    }
+    publish_counters(q);
+}
+
+std::uint32_t zc_balancer::poll() noexcept
+{
+    const std::uint32_t queue_count = static_cast<std::uint32_t>(queues.size());
+    for (std::uint32_t q = 0; q < queue_count; ++q)
+        reap(q);
+
+    // Wait mode: nothing new is read until every staged descriptor found room.
+    if (waiting > 0) {
+        waiting = 0;
+        for (std::uint32_t q = 0; q < queue_count; ++q)
+            flush(q);
+        if (waiting > 0) {
+            send_home();
+            return 0;
+        }
+    }
+
+    std::byte* const pool = cluster->pool;
+    const std::uint32_t shift = cluster->frame_shift;
+    const zc_hash_mode mode = config.mode;
+    const bool round_robin_mode = mode == ZC_HASH_ROUND_ROBIN;
+    const std::uint32_t refs_per_packet = group_count;
+    const std::uint32_t device_count = static_cast<std::uint32_t>(devices.size());
+    std::uint32_t total = 0;
+
+    for (std::uint32_t visited = 0; visited < device_count; ++visited) {
+        const std::uint32_t d = next_device;
+        next_device = d + 1 == device_count ? 0 : d + 1;
+        if (device_ended[d])
+            continue;
+        std::uint32_t n = zc_device_recv_burst(devices[d], received.data(), burst);
+        if (n == ZC_DEVICE_END) {
+            device_ended[d] = 1;
+            continue;
+        }
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const zc_packet& packet = received[i];
+            const std::uint32_t buffer = packet.buffer;
+            const std::uint32_t hash =
+                round_robin_mode ? round_robin++ : zc_packet_hash(mode, packet.data, packet.caplen, packet.port);
+
+            auto* meta = reinterpret_cast<zc_buffer_meta*>(pool + (std::size_t{buffer} << shift));
+            meta->timestamp_ns = packet.timestamp_ns;
+            meta->hash = hash;
+            meta->length = packet.len;
+            meta->port = packet.port;
+            meta->flags = 0;
+
+            BufferState& state = cluster->states[buffer];
+            BufferOrigin& origin = origins[buffer];
+            origin.owner = std::atomic_ref<std::uint32_t>(state.owner).load(std::memory_order_relaxed);
+            origin.device_queue = packet.queue;
+            origin.device = static_cast<std::uint8_t>(d);
+
+            // One reference per group; a group whose queue is full (drop
+            // mode) gives its reference back in flush().
+            std::atomic_ref<std::uint32_t>(state.refcount).store(refs_per_packet, std::memory_order_relaxed);
+
+            const zc_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
+                               packet.caplen, 0};
+            std::uint32_t first_queue = 0;
+            for (std::uint32_t g = 0; g < group_count; ++g) {
+                const BalancerGroup& group = groups[g];
+                const std::uint32_t q = group.base + (group.size == 1 ? 0 : hash % group.size);
+                if (g == 0)
+                    first_queue = q;
+                BalancerQueue& queue = queues[q];
+                queue.stage[queue.staged++] = desc;
+            }
+            std::atomic_ref<std::uint32_t>(state.owner)
+                .store(ZC_OWNER(ZC_OWNER_QUEUE, first_queue), std::memory_order_relaxed);
+        }
+        received_count += n;
+        total += n;
+    }
+
+    const std::uint64_t dropped_before = dropped_everywhere;
+    if (total > 0)
+        for (std::uint32_t q = 0; q < queue_count; ++q)
+            flush(q);
+    send_home();
+    return total - static_cast<std::uint32_t>(dropped_everywhere - dropped_before);
+}

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// drivers/clusterq — `zc:CLUSTER@QUEUE`: the consumer end of one queue of a
+// cluster another process owns (zc-balance -c CLUSTER), as a device, so that
+// zc-count, pcap-zc and daq-zc read a balanced queue through the same API as
+// an interface.
+//
+// Open attaches the region (zc_cluster_attach: its errors pass through with
+// their errno), checks that the queue exists, and claims it: one consumer per
+// queue (queue_claim.hpp). Close gives the claim up.
+//
+// recv_burst peeks the queue's RX ring, checks every descriptor (it comes
+// from another process: the data must lie inside one frame of the pool and
+// fit a buffer; anything else is skipped and counted in
+// QueueInfo::bad_descriptors, never read), and hands out views of the
+// packets where the owner's device put them: no copy. It releases the ring
+// slots at once; the buffers stay this consumer's until release_burst
+// writes their descriptors on the return ring, one submit per batch. When
+// the return ring is full, descriptors wait in a local stash, flushed first
+// by the next recv_burst, release_burst or wait: nothing blocks, nothing is
+// lost. The stash holds as many descriptors as the pool has buffers (at most
+// 2^20), and recv_burst never lets the buffers held plus the stash exceed
+// that, so it cannot overflow (a consumer holding that many receives nothing
+// more until it releases some — back-pressure, as with AF_XDP's fill ring).
+// A descriptor with a valid address but a bad length names a buffer of
+// ours: it goes straight back on the return ring.
+//
+// zc_packet fields: data and caplen from the descriptor (caplen cut to the
+// snaplen, if one is set), len, timestamp and port from the buffer's
+// zc_buffer_meta (len when it is at least the descriptor's, the timestamp
+// when it is not 0; else the descriptor's length and the receive time),
+// buffer the pool index, queue 0 (the device has one).
+//
+// Waiting (interim, until the owner's control socket hands consumers a
+// wake-up eventfd): the selectable fd is a timerfd that ticks every
+// millisecond, and wait() sleeps on it in those steps until the RX ring is
+// not empty or the timeout passes. A consumer that poll()s the fd calls
+// zc_device_wait(device, 0) before each sleep (as pcap-zc does): that reads
+// the timer, so the fd is not left readable. Cost when idle: a thousand
+// wake-ups a second; latency: up to a millisecond.
+//
+// The owner's end: wait() looks at the region's state and the owner's pid at
+// most every 100 ms; when the owner is gone (state dead, or its process no
+// longer runs) and the RX ring is drained, it returns -EPIPE from then on
+// and logs "cluster C: its owner (pid N) is gone" once, so a tool exits
+// with a message instead of waiting forever.
+//
+// No transmit. Threading as for every driver: recv_burst, release_burst and
+// wait on one thread; stats() anywhere.
+
+#include <poll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <new>
+#include <vector>
+
+#include "../../core/src/cluster.hpp"
+#include "../../core/src/error.hpp"
+#include "../counter.hpp"
+#include "../driver.hpp"
+#include "../unique_fd.hpp"
+#include "queue_claim.hpp"
+#include "../../core/src/process.hpp"
+
+namespace zc {
+
+namespace {
+
+constexpr std::uint32_t kMaxStash = 1u << 20;         // descriptors (16 MiB) at most
+constexpr long kTickNs = 1000000;                      // the selectable timer's period
+constexpr std::uint64_t kOwnerCheckNs = 100000000;     // owner liveness, at most this often
+
+std::uint64_t monotonic_ns() noexcept
+{
+    struct timespec now {};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1000000000u + static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+void add_shared(std::uint64_t& counter, std::uint64_t n) noexcept
+{
+    // One writer per queue end (this consumer, by its claim); readers
+    // (zc-stat, the owner) load relaxed.
+    std::atomic_ref<std::uint64_t> ref(counter);
+    ref.store(ref.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+class ClusterQueueDriver final : public Driver {
+public:
+    // Allocates nothing: the stash comes in sized (open could fail on it).
+    ClusterQueueDriver(Cluster cluster, std::uint32_t queue, std::uint64_t claim, UniqueFd timer,
+                       std::vector<zc_desc> stash, std::uint32_t snaplen)
+        : cluster_(std::move(cluster)), c_(cluster_.get()), info_(&c_->queues[queue]), queue_(queue),
+          claim_(claim), timer_(std::move(timer)),
+          rx_(static_cast<RingShared*>(zc_queue_ring_memory(c_, queue, ZC_RING_RX))),
+          return_(static_cast<RingShared*>(zc_queue_ring_memory(c_, queue, ZC_RING_RETURN))), pool_(c_->pool),
+          pool_bytes_(std::uint64_t{c_->frame_count} << c_->frame_shift), frame_shift_(c_->frame_shift),
+          frame_size_(c_->frame_size), capacity_(zc_buffer_capacity(c_)),
+          snaplen_(snaplen), stash_(std::move(stash)), stash_capacity_(static_cast<std::uint32_t>(stash_.size())),
+          owner_pid_(c_->header->owner_pid), owner_start_(c_->header->owner_start_time)
+    {
+    }
+
+    ~ClusterQueueDriver() override
+    {
+        flush_stash();
+        if (held_ != 0 || stash_count_ != 0)
+            log(ZC_LOG_WARNING,
+                "cluster %u queue %u: closed holding %u buffers (%u not released, %u not yet returned); the "
+                "owner reclaims them with the queue",
+                c_->id, queue_, held_ + stash_count_, held_, stash_count_);
+        clusterq::release_queue(*info_, claim_);
+    }
+
+    const char* mode() const noexcept override { return "cluster"; }
+    zc_cluster* pool() noexcept override { return c_; }
+
+    std::uint32_t recv_burst(zc_packet* packets, std::uint32_t n) noexcept override
+    {
+        if (stash_count_ != 0)
+            flush_stash();
+        // Every descriptor taken off the ring either goes to the caller (held)
+        // or back to the owner (stash): keep room for all of them.
+        std::uint32_t room = stash_capacity_ - held_ - stash_count_;
+        if (n > room)
+            n = room;
+        std::uint32_t index = 0;
+        std::uint32_t got = n ? rx_.peek(n, &index) : 0;
+        if (got == 0)
+            return 0;
+
+        std::uint64_t now = 0; // the receive time of packets whose metadata has none, once per burst
+        std::uint64_t bytes = 0;
+        std::uint32_t out = 0;
+        std::uint32_t bad = 0;
+        const std::uint64_t frame_mask = frame_size_ - 1;
+        for (std::uint32_t i = 0; i < got; ++i) {
+            const zc_desc desc = rx_.slot(index + i); // one read of shared memory, then checked
+            const std::uint64_t offset = desc.addr & frame_mask;
+            if (desc.addr >= pool_bytes_) {
+                ++bad; // names no buffer: nothing to read, nothing to give back
+                continue;
+            }
+            if (desc.len > capacity_ || offset + desc.len > frame_size_) {
+                ++bad; // a buffer of ours with a length it cannot hold: give it back unread
+                stash_push(zc_desc{desc.addr, desc.len, 0});
+                continue;
+            }
+            const std::byte* frame = pool_ + (desc.addr & ~frame_mask);
+            zc_buffer_meta meta;
+            std::memcpy(&meta, frame, sizeof meta);
+            std::uint32_t caplen = desc.len;
+            // On the wire: the metadata's length when it is set and makes
+            // sense (a buggy owner's smaller one is not believed).
+            std::uint32_t wire = meta.length >= desc.len ? meta.length : desc.len;
+            if (snaplen_ != 0 && caplen > snaplen_)
+                caplen = snaplen_;
+            std::uint64_t timestamp = meta.timestamp_ns;
+            if (timestamp == 0)
+                timestamp = now != 0 ? now : (now = realtime_ns());
+            packets[out++] = zc_packet{reinterpret_cast<const std::uint8_t*>(pool_ + desc.addr), caplen, wire,
+                                       timestamp, static_cast<std::uint32_t>(desc.addr >> frame_shift_), 0,
+                                       meta.port};
+            bytes += wire;
+        }
+        rx_.release(got); /* one release per batch */
+        held_ += out;
+        packets_.add(out);
+        bytes_.add(bytes);
+        add_shared(info_->received, got);
+        if (bad != 0)
+            add_shared(info_->bad_descriptors, bad);
+        if (stash_count_ != 0)
+            flush_stash();
+        return out;
+    }
+
+    void release_burst(const zc_packet* packets, std::uint32_t n) noexcept override
+    {
+        if (stash_count_ != 0)
+            flush_stash();
+        const auto pool_start = reinterpret_cast<std::uintptr_t>(pool_);
+        std::uint32_t valid = 0;
+        std::uint32_t index = 0;
+        // Straight onto the return ring while it has room and nothing waits
+        // before these (keeps the return order); the rest to the stash.
+        std::uint32_t direct = stash_count_ == 0 ? return_.reserve_burst(n, &index) : 0;
+        std::uint32_t written = 0;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const auto data = reinterpret_cast<std::uintptr_t>(packets[i].data);
+            if (data < pool_start || data - pool_start >= pool_bytes_)
+                continue; // not a packet of this device: ignored (the caller's bug)
+            ++valid;
+            const zc_desc desc{data - pool_start, packets[i].caplen, 0};
+            if (written < direct)
+                return_.slot(index + written++) = desc;
+            else
+                stash_push(desc);
+        }
+        if (written < direct)
+            return_.cancel(direct - written);
+        if (written != 0) {
+            return_.submit(written); /* one submit per batch */
+            add_shared(info_->returned, written);
+        }
+        held_ = valid < held_ ? held_ - valid : 0;
+    }
+
+    // A consumer of a queue does not transmit.
+    std::uint32_t tx_alloc(std::uint32_t*, std::uint32_t) noexcept override { return 0; }
+    std::uint32_t send_burst(const std::uint32_t*, const std::uint32_t*, std::uint32_t) noexcept override
+    {
+        return 0;
+    }
+
+    int wait(int timeout_ms) noexcept override
+    {
+        if (stash_count_ != 0)
+            flush_stash();
+        if (rx_.occupancy() != 0)
+            return 1;
+        if (owner_gone())
+            return -EPIPE;
+        drain_timer();
+        if (timeout_ms == 0)
+            return 0;
+        const std::uint64_t deadline =
+            timeout_ms < 0 ? 0 : monotonic_ns() + static_cast<std::uint64_t>(timeout_ms) * 1000000u;
+        for (;;) {
+            int poll_ms = -1; // the timer wakes us within a tick
+            if (timeout_ms >= 0) {
+                std::uint64_t now = monotonic_ns();
+                if (now >= deadline)
+                    return 0;
+                poll_ms = static_cast<int>((deadline - now + 999999u) / 1000000u);
+            }
+            struct pollfd entry = {timer_.get(), POLLIN, 0};
+            if (::poll(&entry, 1, poll_ms) < 0)
+                return -errno; // -EINTR on a signal: the caller decides
+            drain_timer();
+            if (stash_count_ != 0)
+                flush_stash();
+            if (rx_.occupancy() != 0)
+                return 1;
+            if (owner_gone())
+                return -EPIPE;
+        }
+    }
+
+    int selectable_fd() const noexcept override { return timer_.get(); }
+
+    void stats(zc_device_stats& stats) noexcept override
+    {
+        stats.packets = packets_.get();
+        stats.bytes = bytes_.get();
+        // What the balancer could not give this queue (it was full).
+        stats.dropped = std::atomic_ref<std::uint64_t>(info_->dropped_full).load(std::memory_order_relaxed);
+    }
+
+private:
+    void stash_push(const zc_desc& desc) noexcept
+    {
+        if (stash_count_ == stash_capacity_) {
+            // Only when the caller released more packets than it received
+            // (twice, or foreign ones): recv_burst keeps room for the rest.
+            ++stash_overflow_;
+            return;
+        }
+        std::uint32_t tail = stash_head_ + stash_count_;
+        if (tail >= stash_capacity_)
+            tail -= stash_capacity_;
+        stash_[tail] = desc;
+        ++stash_count_;
+    }
+
+    void flush_stash() noexcept
+    {
+        std::uint32_t index = 0;
+        std::uint32_t room = return_.reserve_burst(stash_count_, &index);
+        for (std::uint32_t i = 0; i < room; ++i) {
+            return_.slot(index + i) = stash_[stash_head_];
+            if (++stash_head_ == stash_capacity_)
+                stash_head_ = 0;
+        }
+        if (room != 0) {
+            return_.submit(room);
+            stash_count_ -= room;
+            add_shared(info_->returned, room);
+        }
+    }
+
+    void drain_timer() noexcept
+    {
+        std::uint64_t ticks = 0;
+        [[maybe_unused]] ssize_t got = ::read(timer_.get(), &ticks, sizeof ticks); // EAGAIN when none
+    }
+
+    // Whether the cluster's owner is gone: its region marked dead, or its
+    // process no longer running. Looked at on the control path, at most
+    // every kOwnerCheckNs; once gone, always gone.
+    bool owner_gone() noexcept
+    {
+        if (owner_gone_)
+            return true;
+        std::uint64_t now = monotonic_ns();
+        if (last_owner_check_ != 0 && now - last_owner_check_ < kOwnerCheckNs)
+            return false;
+        last_owner_check_ = now;
+        std::uint32_t state =
+            std::atomic_ref<std::uint32_t>(c_->header->state).load(std::memory_order_acquire);
+        if (state != static_cast<std::uint32_t>(RegionState::Dead) &&
+            zc::process_alive(owner_pid_, owner_start_))
+            return false;
+        owner_gone_ = true;
+        log(ZC_LOG_ERROR, "cluster %u: its owner (pid %d) is gone; no more packets will come on queue %u", c_->id,
+            static_cast<int>(owner_pid_), queue_);
+        return true;
+    }
+
+    Cluster cluster_; // first: unmapped last
+    zc_cluster* c_;
+    QueueInfo* info_;
+    std::uint32_t queue_;
+    std::uint64_t claim_;
+    UniqueFd timer_;
+    RingConsumer<zc_desc> rx_;
+    RingProducer<zc_desc> return_;
+
+    // Copies of what attach validated: the fast path never reads the header.
+    std::byte* pool_;
+    std::uint64_t pool_bytes_;
+    std::uint32_t frame_shift_;
+    std::uint32_t frame_size_;
+    std::uint32_t capacity_;
+    std::uint32_t snaplen_;
+
+    std::vector<zc_desc> stash_; // a circular buffer of descriptors the return ring had no room for
+    std::uint32_t stash_capacity_;
+    std::uint32_t stash_head_ = 0;
+    std::uint32_t stash_count_ = 0;
+    std::uint32_t held_ = 0; // buffers handed out and not released
+    std::uint64_t stash_overflow_ = 0;
+
+    pid_t owner_pid_;
+    std::uint64_t owner_start_;
+    std::uint64_t last_owner_check_ = 0;
+    bool owner_gone_ = false;
+
+    Counter packets_, bytes_;
+};
+
+} // namespace
+
+int open_cluster_queue(const DeviceName& name, const zc_device_config& config, std::unique_ptr<Driver>& out,
+                       zc_error* err)
+{
+    const std::uint32_t id = name.cluster;
+    zc_cluster* attached = nullptr;
+    if (int rc = zc_cluster_attach(id, nullptr, &attached, err); rc != 0)
+        return rc; // no such cluster, permission denied, owner gone...: as attach says
+    Cluster cluster(attached);
+
+    if (name.queue < 0 || static_cast<std::uint32_t>(name.queue) >= attached->queue_count) {
+        if (attached->queue_count == 0)
+            return fail(err, -EINVAL, "cluster %u has no queues", id);
+        return fail(err, -EINVAL, "cluster %u has no queue %d: cluster %u has queues 0 to %u", id, name.queue, id,
+                    attached->queue_count - 1);
+    }
+    const auto queue = static_cast<std::uint32_t>(name.queue);
+
+    UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!timer)
+        return fail(err, -errno, "cluster %u queue %u: cannot create the wait timer: %s", id, queue,
+                    std::strerror(errno));
+    struct itimerspec period {};
+    period.it_interval.tv_nsec = kTickNs;
+    period.it_value.tv_nsec = kTickNs;
+    if (::timerfd_settime(timer.get(), 0, &period, nullptr) != 0)
+        return fail(err, -errno, "cluster %u queue %u: cannot start the wait timer: %s", id, queue,
+                    std::strerror(errno));
+
+    const std::uint32_t capacity = attached->frame_count < kMaxStash ? attached->frame_count : kMaxStash;
+    std::vector<zc_desc> stash;
+    std::unique_ptr<ClusterQueueDriver> driver;
+    std::uint64_t claim = 0;
+    if (int rc = clusterq::claim_queue(attached->queues[queue], id, queue, &claim, err); rc != 0)
+        return rc;
+    try {
+        stash.resize(capacity);
+        // Nothing is moved from until operator new has succeeded.
+        driver = std::make_unique<ClusterQueueDriver>(std::move(cluster), queue, claim, std::move(timer),
+                                                      std::move(stash), config.snaplen);
+    } catch (const std::bad_alloc&) {
+        clusterq::release_queue(attached->queues[queue], claim);
+        return fail(err, -ENOMEM, "cluster %u queue %u: no memory for %u return descriptors", id, queue, capacity);
+    }
+    out = std::move(driver);
+    return 0;
+}
+
+} // namespace zc

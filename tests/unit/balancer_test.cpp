@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// The balancer end to end in one process: zc:synthetic devices receive into
+// a cluster's pool, the balancer spreads their packets over the cluster's
+// queues, and consumers read the queues through their consumer ends (as
+// another process would) and hand the buffers back. Every test ends with
+// the conservation check: after everything is handed back and the devices
+// are closed, the pool is consistent and its free count is where it began.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "../../drivers/synthetic/frames.hpp"
+#include "region_fixture.hpp"
+#include "zc/balance.h"
+#include "zc/device.h"
+#include "zc/hash.h"
+#include "zc/zc.h"
+
+namespace {
+
+constexpr std::uint32_t kFlows = 16;
+constexpr std::uint32_t kDeviceFrames = 1024; // a multiple of 2 * kFlows
+
+struct Seen {
+    std::uint32_t queue;
+    zc::frames::Flow flow;
+    std::uint64_t sequence;
+    std::uint32_t buffer;
+    zc_desc desc;
+};
+
+class BalancerTest : public RegionTest {
+protected:
+    void TearDown() override
+    {
+        for (zc_queue* q : consumers)
+            zc_queue_close(q);
+        zc_balancer_close(balancer);
+        for (zc_device* d : devices)
+            zc_device_close(d);
+        if (cluster) {
+            // Conservation: everything came home.
+            zc_pool_report report{};
+            report.struct_size = sizeof report;
+            EXPECT_EQ(zc_pool_check(cluster, &report), 0) << report.first_error;
+            EXPECT_EQ(report.free_count, start_free);
+            EXPECT_EQ(report.by_kind[ZC_OWNER_FREE], report.total);
+            zc_cluster_close(cluster);
+        }
+        RegionTest::TearDown();
+    }
+
+    void start(const char* groups, zc_on_full on_full, std::uint32_t slots, zc_hash_mode mode = ZC_HASH_5TUPLE,
+               std::uint32_t device_count = 1)
+    {
+        zc_balancer_config bc;
+        zc_balancer_config_init(&bc);
+        zc_error err{};
+        ASSERT_EQ(zc_balancer_parse_groups(groups, &bc, &err), 0) << err.message;
+        bc.mode = mode;
+        std::uint32_t queues = 0;
+        for (std::uint32_t g = 0; g < bc.group_count; ++g) {
+            bc.groups[g].on_full = on_full;
+            queues += bc.groups[g].queues;
+        }
+        zc_cluster_config cc = config(device_count * kDeviceFrames + queues * slots + 256, queues, slots);
+        cc.flags = ZC_CLUSTER_NO_HUGEPAGES;
+        ASSERT_EQ(zc_cluster_create(id, &cc, &cluster, &err), 0) << err.message;
+        start_free = zc_pool_free_count(cluster);
+        for (std::uint32_t d = 0; d < device_count; ++d) {
+            zc_device_config dc;
+            zc_device_config_init(&dc);
+            dc.pool = cluster;
+            dc.synthetic_flows = kFlows;
+            dc.frame_count = kDeviceFrames;
+            zc_device* device = nullptr;
+            ASSERT_EQ(zc_device_open("zc:synthetic", &dc, &device, &err), 0) << err.message;
+            ASSERT_EQ(zc_device_cluster(device), cluster);
+            devices.push_back(device);
+        }
+        ASSERT_EQ(zc_balancer_create(cluster, devices.data(), device_count, &bc, &balancer, &err), 0)
+            << err.message;
+        for (std::uint32_t q = 0; q < queues; ++q) {
+            zc_queue* consumer = nullptr;
+            ASSERT_EQ(zc_queue_open(cluster, q, ZC_QUEUE_CONSUMER, &consumer, &err), 0) << err.message;
+            consumers.push_back(consumer);
+        }
+        held.assign(queues, {});
+    }
+
+    // Reads up to `limit` descriptors of queue q into held[q].
+    std::uint32_t read(std::uint32_t q, std::uint32_t limit = 1u << 30)
+    {
+        zc_desc descs[64];
+        std::uint32_t total = 0;
+        while (total < limit) {
+            std::uint32_t want = std::min<std::uint32_t>(64, limit - total);
+            std::uint32_t n = zc_queue_recv_burst(consumers[q], descs, want);
+            for (std::uint32_t i = 0; i < n; ++i) {
+                Seen seen{q, {}, 0, 0, descs[i]};
+                EXPECT_EQ(zc_buffer_from_addr(cluster, descs[i].addr, &seen.buffer), 0);
+                auto* frame = static_cast<const std::byte*>(zc_cluster_pool_base(cluster)) + descs[i].addr;
+                EXPECT_TRUE(zc::frames::parse(frame, descs[i].len, &seen.flow, &seen.sequence));
+                const zc_buffer_meta* meta = zc_buffer_meta_of(cluster, seen.buffer);
+                EXPECT_EQ(meta->length, descs[i].len);
+                EXPECT_NE(meta->timestamp_ns, 0u);
+                log.push_back(seen);
+                held[q].push_back(descs[i]);
+            }
+            total += n;
+            if (n < want)
+                break;
+        }
+        return total;
+    }
+
+    // Hands back everything queue q holds.
+    void give_back(std::uint32_t q)
+    {
+        std::uint32_t done = 0;
+        while (done < held[q].size()) {
+            std::uint32_t n = zc_queue_give_back_burst(consumers[q], held[q].data() + done,
+                                                       static_cast<std::uint32_t>(held[q].size() - done));
+            ASSERT_GT(n, 0u) << "return ring full";
+            done += n;
+        }
+        held[q].clear();
+    }
+
+    void read_and_give_back_all()
+    {
+        for (std::uint32_t q = 0; q < consumers.size(); ++q) {
+            read(q);
+            give_back(q);
+        }
+    }
+
+    zc_balancer_stats stats()
+    {
+        auto s = std::make_unique<zc_balancer_stats>();
+        s->struct_size = sizeof *s;
+        EXPECT_EQ(zc_balancer_get_stats(balancer, s.get()), 0);
+        return *s;
+    }
+
+    // The invariant at any point: every buffer is free, with its device, or
+    // held by queues, and a held buffer's references are the queues that
+    // hold it (no descriptors are staged in drop mode).
+    void check_conservation()
+    {
+        zc_pool_report report{};
+        report.struct_size = sizeof report;
+        ASSERT_EQ(zc_pool_check(cluster, &report), 0) << report.first_error;
+        EXPECT_EQ(report.free_count, start_free - kDeviceFrames * devices.size());
+        EXPECT_EQ(report.by_kind[ZC_OWNER_DEVICE] + report.by_kind[ZC_OWNER_WORKER] + report.by_kind[ZC_OWNER_QUEUE],
+                  kDeviceFrames * devices.size());
+        std::uint64_t references = 0;
+        for (std::uint32_t b = 0; b < report.total; ++b) {
+            if (ZC_OWNER_KIND(zc_buffer_owner(cluster, b)) == ZC_OWNER_QUEUE)
+                references += zc_buffer_refcount(cluster, b);
+        }
+        zc_balancer_stats s = stats();
+        std::uint64_t outstanding = 0;
+        for (std::uint32_t q = 0; q < s.queue_count; ++q)
+            outstanding += s.queues[q].outstanding;
+        if (s.waiting == 0) {
+            EXPECT_EQ(references, outstanding);
+        }
+    }
+
+    zc_cluster* cluster = nullptr;
+    std::vector<zc_device*> devices;
+    zc_balancer* balancer = nullptr;
+    std::vector<zc_queue*> consumers;
+    std::vector<std::vector<zc_desc>> held;
+    std::vector<Seen> log;
+    std::uint32_t start_free = 0;
+};
+
+TEST_F(BalancerTest, BothDirectionsOfAFlowLandInOneQueue)
+{
+    start("4", ZC_ON_FULL_DROP, 1024);
+    std::uint64_t distributed = 0;
+    while (distributed < 20000) {
+        distributed += zc_balancer_poll(balancer);
+        read_and_give_back_all();
+    }
+    std::map<std::uint32_t, std::set<std::uint32_t>> queues_of_flow;
+    std::map<std::uint32_t, std::set<bool>> directions;
+    std::set<std::uint32_t> used;
+    for (const Seen& s : log) {
+        queues_of_flow[s.flow.number].insert(s.queue);
+        directions[s.flow.number].insert(s.flow.reverse);
+        used.insert(s.queue);
+        const zc_buffer_meta* meta = zc_buffer_meta_of(cluster, s.buffer);
+        auto* frame = static_cast<const std::uint8_t*>(zc_cluster_pool_base(cluster)) + s.desc.addr;
+        EXPECT_EQ(meta->hash, zc_packet_hash(ZC_HASH_5TUPLE, frame, s.desc.len, 0));
+        EXPECT_EQ(meta->hash % 4, s.queue);
+    }
+    EXPECT_EQ(queues_of_flow.size(), kFlows);
+    for (auto& [flow, queues] : queues_of_flow) {
+        EXPECT_EQ(queues.size(), 1u) << "flow " << flow;
+        EXPECT_EQ(directions[flow].size(), 2u) << "flow " << flow;
+    }
+    EXPECT_GE(used.size(), 2u) << "16 flows all on one of 4 queues";
+    zc_balancer_stats s = stats();
+    EXPECT_EQ(s.received, s.distributed);
+    EXPECT_EQ(log.size(), s.received);
+    check_conservation();
+}
+
+TEST_F(BalancerTest, FanOutGivesTheSingleQueueEverything)
+{
+    start("4,1", ZC_ON_FULL_DROP, 1024);
+    std::uint64_t rounds = 0;
+    while (stats().received < 20000 && ++rounds < 100000) {
+        zc_balancer_poll(balancer);
+        // Before handing back: each buffer is held by both groups.
+        for (std::uint32_t q = 0; q < 5; ++q)
+            read(q);
+        for (const zc_desc& d : held[4]) {
+            std::uint32_t buffer = 0;
+            ASSERT_EQ(zc_buffer_from_addr(cluster, d.addr, &buffer), 0);
+            EXPECT_EQ(zc_buffer_refcount(cluster, buffer), 2u);
+        }
+        check_conservation();
+        for (std::uint32_t q = 0; q < 5; ++q)
+            give_back(q);
+    }
+    zc_balancer_stats s = stats();
+    std::uint64_t balanced = 0;
+    for (std::uint32_t q = 0; q < 4; ++q) {
+        EXPECT_GT(s.queues[q].enqueued, 0u) << "queue " << q;
+        EXPECT_LT(s.queues[q].enqueued, s.received) << "queue " << q;
+        EXPECT_EQ(s.queues[q].dropped, 0u);
+        balanced += s.queues[q].enqueued;
+    }
+    EXPECT_EQ(balanced, s.received);
+    EXPECT_EQ(s.queues[4].enqueued, s.received);
+    std::uint64_t in_single = 0;
+    for (const Seen& seen : log)
+        in_single += seen.queue == 4;
+    EXPECT_EQ(in_single, s.received);
+    EXPECT_EQ(log.size(), 2 * s.received);
+}
+
+TEST_F(BalancerTest, WaitModeLosesNothingWithASlowConsumer)
+{
+    start("2,1", ZC_ON_FULL_WAIT, 64);
+    bool saw_waiting = false;
+    for (int round = 0; round < 20000; ++round) {
+        zc_balancer_poll(balancer);
+        saw_waiting |= stats().waiting > 0;
+        // Queue 0 reads a little now and then; the others keep up.
+        if (round % 7 == 0)
+            read(0, 5);
+        read(1);
+        read(2);
+        for (std::uint32_t q = 0; q < 3; ++q)
+            give_back(q);
+    }
+    EXPECT_TRUE(saw_waiting) << "the slow consumer never filled its queue";
+    // Drain: poll until nothing is waiting, then read everything.
+    for (int round = 0; round < 1000 && stats().waiting > 0; ++round) {
+        read_and_give_back_all();
+        zc_balancer_poll(balancer);
+    }
+    // Nothing is staged any more: everything received is on a ring.
+    read_and_give_back_all();
+    zc_balancer_stats s = stats();
+    EXPECT_EQ(s.waiting, 0u);
+    EXPECT_GT(s.received, 1000u);
+    std::uint64_t group0 = 0;
+    for (std::uint32_t q = 0; q < 3; ++q)
+        EXPECT_EQ(s.queues[q].dropped, 0u);
+    group0 = s.queues[0].enqueued + s.queues[1].enqueued;
+    EXPECT_EQ(group0, s.received);
+    EXPECT_EQ(s.queues[2].enqueued, s.received);
+    // Every sequence number exactly once per group.
+    std::vector<std::uint8_t> seen0(s.received, 0), seen1(s.received, 0);
+    for (const Seen& seen : log) {
+        ASSERT_LT(seen.sequence, s.received);
+        (seen.queue == 2 ? seen1 : seen0)[seen.sequence]++;
+    }
+    EXPECT_EQ(std::count(seen0.begin(), seen0.end(), 1), static_cast<long>(s.received));
+    EXPECT_EQ(std::count(seen1.begin(), seen1.end(), 1), static_cast<long>(s.received));
+    check_conservation();
+}
+
+TEST_F(BalancerTest, DropModeCountsExactlyWhatItDidNotDeliver)
+{
+    start("2,1", ZC_ON_FULL_DROP, 64);
+    // Nobody reads for a while: the rings fill, then everything drops.
+    for (int round = 0; round < 50; ++round)
+        zc_balancer_poll(balancer);
+    check_conservation();
+    zc_balancer_stats s = stats();
+    EXPECT_EQ(s.queues[0].enqueued + s.queues[1].enqueued + s.queues[0].dropped + s.queues[1].dropped, s.received);
+    EXPECT_EQ(s.queues[2].enqueued + s.queues[2].dropped, s.received);
+    EXPECT_EQ(s.queues[2].enqueued, 64u);
+    EXPECT_GT(s.queues[2].dropped, 0u);
+    EXPECT_LT(s.distributed, s.received);
+    for (std::uint32_t q = 0; q < 3; ++q) {
+        EXPECT_EQ(s.queues[q].occupancy, s.queues[q].enqueued);
+        EXPECT_EQ(read(q), s.queues[q].enqueued) << "queue " << q;
+        give_back(q);
+    }
+    // A packet no group took went straight home; the rest came back.
+    zc_balancer_poll(balancer);
+    s = stats();
+    for (std::uint32_t q = 0; q < 3; ++q)
+        EXPECT_EQ(s.queues[q].returned, s.queues[q].enqueued);
+    check_conservation();
+}
+
+TEST_F(BalancerTest, BadReturnsAreCountedAndIgnored)
+{
+    start("2", ZC_ON_FULL_DROP, 256);
+    zc_balancer_poll(balancer);
+    ASSERT_GT(read(0), 1u);
+    ASSERT_GT(read(1), 0u);
+    const zc_desc mine = held[0][0];
+    const zc_desc other = held[1][0];
+    zc_cluster_info info{};
+    info.struct_size = sizeof info;
+    zc_cluster_get_info(cluster, &info);
+    zc_desc bad[4] = {
+        {zc_cluster_pool_bytes(cluster) + 4096, 60, 0}, // out of the pool
+        {~0ull, 60, 0},                                 // far out
+        other,                                          // queue 1's buffer, not queue 0's
+        mine,                                           // returned twice (the second below)
+    };
+    ASSERT_EQ(zc_queue_give_back_burst(consumers[0], bad, 4), 4u);
+    zc_balancer_poll(balancer);
+    ASSERT_EQ(zc_queue_give_back_burst(consumers[0], &mine, 1), 1u);
+    zc_balancer_poll(balancer);
+    zc_balancer_stats s = stats();
+    EXPECT_EQ(s.queues[0].bad_returns, 4u);
+    EXPECT_EQ(s.queues[0].returned, 1u);
+    EXPECT_EQ(s.queues[1].bad_returns, 0u);
+    // Queue 1's buffer is still queue 1's: its consumer hands it back fine.
+    held[0].erase(held[0].begin());
+    check_conservation();
+    give_back(0);
+    give_back(1);
+    zc_balancer_poll(balancer);
+    s = stats();
+    EXPECT_EQ(s.queues[0].bad_returns, 4u);
+    EXPECT_EQ(s.queues[1].bad_returns, 0u);
+    EXPECT_EQ(s.queues[1].returned, s.queues[1].enqueued - s.queues[1].occupancy);
+}
+
+TEST_F(BalancerTest, ReclaimBringsADeadConsumersBuffersHome)
+{
+    start("2,1", ZC_ON_FULL_DROP, 256);
+    for (int round = 0; round < 200; ++round) {
+        zc_balancer_poll(balancer);
+        if (round < 100)
+            read(0, 3); // holds them: never gives back
+        read(1);
+        read(2);
+        give_back(1);
+        give_back(2);
+    }
+    zc_balancer_stats s = stats();
+    ASSERT_GT(s.queues[0].outstanding, 0u);
+    ASSERT_GT(s.queues[0].occupancy, 0u);
+    std::uint64_t dropped_before = s.queues[1].dropped + s.queues[2].dropped;
+    // The consumer of queue 0 dies.
+    held[0].clear();
+    zc_queue_close(consumers[0]);
+    consumers[0] = nullptr;
+    ASSERT_EQ(zc_balancer_reclaim_queue(balancer, 0), 0);
+    s = stats();
+    EXPECT_EQ(s.queues[0].outstanding, 0u);
+    EXPECT_EQ(s.queues[0].occupancy, 0u);
+    check_conservation();
+    // A new consumer takes the queue; the others lost nothing.
+    zc_error err{};
+    ASSERT_EQ(zc_queue_open(cluster, 0, ZC_QUEUE_CONSUMER, &consumers[0], &err), 0) << err.message;
+    for (int round = 0; round < 200; ++round) {
+        zc_balancer_poll(balancer);
+        read_and_give_back_all();
+    }
+    s = stats();
+    EXPECT_EQ(s.queues[1].dropped + s.queues[2].dropped, dropped_before);
+    EXPECT_EQ(s.queues[2].dropped, 0u);
+    std::vector<std::uint8_t> seen(s.received, 0);
+    for (const Seen& x : log)
+        if (x.queue == 2)
+            seen[x.sequence]++;
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<long>(s.received));
+    check_conservation();
+}
+
+TEST_F(BalancerTest, TwoDevicesShareThePoolAndIfaceSplitsThem)
+{
+    start("2", ZC_ON_FULL_DROP, 1024, ZC_HASH_IFACE, 2);
+    for (int round = 0; round < 200; ++round) {
+        zc_balancer_poll(balancer);
+        read_and_give_back_all();
+    }
+    zc_balancer_stats s = stats();
+    EXPECT_GT(s.received, 1000u);
+    EXPECT_EQ(s.queues[0].enqueued + s.queues[1].enqueued, s.received);
+    // Both devices say port 0 (each is one interface), so iface puts
+    // everything on one queue.
+    EXPECT_TRUE(s.queues[0].enqueued == 0 || s.queues[1].enqueued == 0);
+    check_conservation();
+}
+
+TEST(BalancerConfig, ParsesGroupsAndRefusesNonsense)
+{
+    zc_balancer_config c;
+    zc_balancer_config_init(&c);
+    zc_error err{};
+    ASSERT_EQ(zc_balancer_parse_groups("4,1", &c, &err), 0);
+    EXPECT_EQ(c.group_count, 2u);
+    EXPECT_EQ(c.groups[0].queues, 4u);
+    EXPECT_EQ(c.groups[1].queues, 1u);
+    for (const char* bad : {"", "0", "4,", ",4", "4,,1", "a", "4;1", "2000", "-1", "1 2"}) {
+        EXPECT_EQ(zc_balancer_parse_groups(bad, &c, &err), -EINVAL) << bad;
+        EXPECT_NE(err.message[0], '\0');
+    }
+    EXPECT_EQ(c.group_count, 2u);
+}
+
+TEST_F(RegionTest, BalancerRefusesADeviceWithItsOwnPool)
+{
+    zc_cluster_config cc = config(4096, 1, 256);
+    cc.flags = ZC_CLUSTER_NO_HUGEPAGES;
+    zc_cluster* cluster = nullptr;
+    zc_error err{};
+    ASSERT_EQ(zc_cluster_create(id, &cc, &cluster, &err), 0) << err.message;
+    zc_device* device = nullptr;
+    ASSERT_EQ(zc_device_open("zc:synthetic", nullptr, &device, &err), 0) << err.message;
+    zc_balancer_config bc;
+    zc_balancer_config_init(&bc);
+    zc_balancer* balancer = nullptr;
+    EXPECT_EQ(zc_balancer_create(cluster, &device, 1, &bc, &balancer, &err), -EINVAL);
+    EXPECT_NE(std::string(err.message).find("pool"), std::string::npos) << err.message;
+    ASSERT_EQ(zc_balancer_parse_groups("2", &bc, &err), 0);
+    zc_device_close(device);
+    zc_device_config dc;
+    zc_device_config_init(&dc);
+    dc.pool = cluster;
+    dc.frame_count = 1024;
+    ASSERT_EQ(zc_device_open("zc:synthetic", &dc, &device, &err), 0) << err.message;
+    EXPECT_EQ(zc_balancer_create(cluster, &device, 1, &bc, &balancer, &err), -EINVAL); // 2 queues, cluster has 1
+    EXPECT_NE(std::string(err.message).find("queue_count"), std::string::npos) << err.message;
+    zc_device_close(device);
+    zc_cluster_close(cluster);
+}
+
+} // namespace
