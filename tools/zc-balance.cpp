@@ -328,6 +328,12 @@ int run(const Options& o)
         r.pid_file = o.pid_file;
     }
 
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    // The line scripts wait for: everything is open and signals are handled.
     std::fprintf(stderr, "zc-balance: cluster %ld: %u queues (", o.cluster, queue_count);
     for (std::uint32_t g = 0, base = 0; g < config.group_count; base += config.groups[g].queues, ++g)
         std::fprintf(stderr, "%s%u-%u %s", g ? ", " : "", base, base + config.groups[g].queues - 1,
@@ -337,11 +343,6 @@ int run(const Options& o)
         std::fprintf(stderr, " %s (%s)", zc_device_name(d), zc_device_mode(d));
     std::fprintf(stderr, "\n");
 
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
 
     std::vector<pollfd> fds;
     for (zc_device* d : r.devices)

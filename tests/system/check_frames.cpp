@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// check-frames FILE --count N --size BYTES [--flows F] [--sequences]
+// check-frames FILE --count N --size BYTES [--flows F] [--sequences] [--list-flows]
 //
 // Reads a capture and checks that it holds exactly N frames, each one
 // byte-for-byte the frame zc::frames::build makes for its flow and sequence
 // number (what zc-send sends). With --sequences, the sequence numbers must
 // be exactly 0..N-1, each once (no loss, no duplicate). Prints what is wrong
-// and exits 1; exits 0 when all is right.
+// and exits 1; exits 0 when all is right. With --list-flows, prints the flow
+// numbers the capture holds, one a line, instead of the summary line.
 
 #include <getopt.h>
 #include <pcap/pcap.h>
@@ -24,23 +25,26 @@ int main(int argc, char** argv)
     std::uint32_t size = 0;
     std::uint32_t flows = 0;
     bool sequences = false;
+    bool list_flows = false;
     static const struct option longs[] = {{"count", required_argument, nullptr, 'c'},
                                           {"size", required_argument, nullptr, 's'},
                                           {"flows", required_argument, nullptr, 'f'},
                                           {"sequences", no_argument, nullptr, 'q'},
+                                          {"list-flows", no_argument, nullptr, 'l'},
                                           {nullptr, 0, nullptr, 0}};
     int option = 0;
-    while ((option = getopt_long(argc, argv, "c:s:f:q", longs, nullptr)) != -1) {
+    while ((option = getopt_long(argc, argv, "c:s:f:ql", longs, nullptr)) != -1) {
         switch (option) {
         case 'c': count = std::strtoull(optarg, nullptr, 10); break;
         case 's': size = static_cast<std::uint32_t>(std::strtoul(optarg, nullptr, 10)); break;
         case 'f': flows = static_cast<std::uint32_t>(std::strtoul(optarg, nullptr, 10)); break;
         case 'q': sequences = true; break;
+        case 'l': list_flows = true; break;
         default: return 2;
         }
     }
     if (optind + 1 != argc || count == 0 || size < zc::frames::kMinSize || size > zc::frames::kMaxSize) {
-        std::fprintf(stderr, "usage: check-frames FILE --count N --size BYTES [--flows F] [--sequences]\n");
+        std::fprintf(stderr, "usage: check-frames FILE --count N --size BYTES [--flows F] [--sequences] [--list-flows]\n");
         return 2;
     }
     char error[PCAP_ERRBUF_SIZE];
@@ -50,6 +54,7 @@ int main(int argc, char** argv)
         return 1;
     }
     std::vector<bool> seen(sequences ? count : 0, false);
+    std::vector<bool> flows_seen;
     std::vector<std::byte> expected(size);
     std::uint64_t frames = 0;
     std::uint64_t wrong = 0;
@@ -81,6 +86,9 @@ int main(int argc, char** argv)
             complain("bytes differ from what was sent");
             continue;
         }
+        if (flow.number >= flows_seen.size())
+            flows_seen.resize(flow.number + 1, false);
+        flows_seen[flow.number] = true;
         if (sequences) {
             if (sequence >= count || seen[sequence]) {
                 complain(sequence >= count ? "sequence number out of range" : "duplicate sequence number");
@@ -99,6 +107,12 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "check-frames: %llu of %llu frames are wrong\n", static_cast<unsigned long long>(wrong),
                      static_cast<unsigned long long>(frames));
         return 1;
+    }
+    if (list_flows) {
+        for (std::size_t flow = 0; flow < flows_seen.size(); ++flow)
+            if (flows_seen[flow])
+                std::printf("%zu\n", flow);
+        return 0;
     }
     std::printf("check-frames: %llu frames, all as sent\n", static_cast<unsigned long long>(frames));
     return 0;
