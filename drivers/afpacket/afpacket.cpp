@@ -34,6 +34,7 @@
 #include "../../core/src/error.hpp"
 #include "../counter.hpp"
 #include "../driver.hpp"
+#include "../spare_buffers.hpp"
 #include "../unique_fd.hpp"
 #include "packet_socket.hpp"
 
@@ -73,13 +74,6 @@ public:
         frame_count_ = info.frame_count;
         for (const PacketSocket& socket : sockets_)
             poll_fds_.push_back(pollfd{socket.fd(), POLLIN, 0});
-    }
-
-    ~AfPacketDriver() override
-    {
-        // Buffers taken ahead and not used go home: every buffer has an owner.
-        if (spare_taken_ < spare_count_)
-            zc_pool_release_burst(pool_.get(), spare_.data() + spare_taken_, spare_count_ - spare_taken_);
     }
 
     const char* mode() const noexcept override { return "afpacket"; }
@@ -220,19 +214,12 @@ private:
     // from this block) keeps it from taking more than a burst will use.
     bool take_buffer(std::uint32_t wanted, Burst& burst, std::uint32_t* buffer) noexcept
     {
-        if (spare_taken_ == spare_count_) {
-            if (burst.pool_empty)
-                return false;
-            spare_count_ =
-                zc_pool_alloc_burst(pool_.get(), spare_.data(), std::min(wanted, kChunk), ZC_OWNER(ZC_OWNER_WORKER, 0));
-            spare_taken_ = 0;
-            if (spare_count_ == 0) {
-                burst.pool_empty = true;
-                return false;
-            }
-        }
-        *buffer = spare_[spare_taken_++];
-        return true;
+        if (spares_.empty() && burst.pool_empty)
+            return false;
+        if (spares_.take(wanted, buffer))
+            return true;
+        burst.pool_empty = true;
+        return false;
     }
 
     void receive_from(PacketSocket& socket, std::uint16_t port, zc_packet* packets, std::uint32_t n,
@@ -339,9 +326,7 @@ private:
     std::uint32_t frame_count_ = 0;
     std::uint32_t next_socket_ = 0;
 
-    std::array<std::uint32_t, kChunk> spare_{};
-    std::uint32_t spare_count_ = 0;
-    std::uint32_t spare_taken_ = 0;
+    SpareBuffers spares_{pool_.get()}; // after pool_: destroyed before it
     std::array<mmsghdr, kChunk> messages_{};
     std::array<iovec, kChunk> iovecs_{};
 

@@ -43,6 +43,7 @@
 #include "../../core/src/error.hpp"
 #include "../counter.hpp"
 #include "../driver.hpp"
+#include "../spare_buffers.hpp"
 #include "../unique_fd.hpp"
 #include "replay_clock.hpp"
 
@@ -127,12 +128,6 @@ public:
           count_truncation_(snap_limit == capacity_)
     {
         arm_timer(kNow); // the first packet is due at the first read
-    }
-
-    ~PcapFileDriver() override
-    {
-        if (spare_taken_ < spare_count_)
-            zc_pool_release_burst(pool_.get(), spare_.data() + spare_taken_, spare_count_ - spare_taken_);
     }
 
     const char* mode() const noexcept override { return "pcap"; }
@@ -279,18 +274,7 @@ private:
         }
     }
 
-    bool take_buffer(std::uint32_t wanted, std::uint32_t* buffer) noexcept
-    {
-        if (spare_taken_ == spare_count_) {
-            spare_count_ = zc_pool_alloc_burst(pool_.get(), spare_.data(), std::min(wanted, kChunk),
-                                               ZC_OWNER(ZC_OWNER_WORKER, 0));
-            spare_taken_ = 0;
-            if (spare_count_ == 0)
-                return false;
-        }
-        *buffer = spare_[spare_taken_++];
-        return true;
-    }
+    bool take_buffer(std::uint32_t wanted, std::uint32_t* buffer) noexcept { return spares_.take(wanted, buffer); }
 
     void arm_timer(std::uint64_t due_ns) noexcept
     {
@@ -319,9 +303,7 @@ private:
     std::uint64_t pending_timestamp_ = 0;
     std::uint64_t armed_ns_ = 0;
 
-    std::array<std::uint32_t, kChunk> spare_{};
-    std::uint32_t spare_count_ = 0;
-    std::uint32_t spare_taken_ = 0;
+    SpareBuffers spares_{pool_.get()}; // after pool_: destroyed before it
 
     Counter packets_, bytes_, copied_, truncated_;
 };
