@@ -324,7 +324,9 @@ int activate(Handle& handle) noexcept
         const char* sentence = error.message[0] ? error.message : std::strerror(-rc);
         if ((rc == -EPERM || rc == -EACCES) && root_without_bpf())
             set_error(handle, "%s; this program gave up CAP_BPF before opening the device (dumpcap does): "
-                              "use zc:afpacket:IFACE here, or tcpdump", sentence);
+                              "use zc:afpacket:IFACE here, or let zc-balance own the interface "
+                              "(zc-balance -i zc:IFACE -c 99 -n 1) and capture zc:99@0, or use tcpdump",
+                      sentence);
         else
             set_error(handle, "%s", sentence);
         return status_of(rc);

@@ -58,4 +58,21 @@ msg=$(in_b env LD_PRELOAD="$preload" timeout 30 tshark -c 1 -i "zc:$veth_b" 2>&1
 echo "$msg" | grep -v '^libbpf'
 echo "$msg" | grep -q "use zc:afpacket:IFACE" || fail "zc:$veth_b under dumpcap: no hint in: $msg"
 ! xdp_attached "$ns_b" "$veth_b" || fail "an XDP program is left on $veth_b"
+
+note "tshark -i zc:CLUSTER@0: AF_XDP through zc-balance, no privilege needed in dumpcap"
+cluster=$(( 50000 + $$ % 10000 ))
+start_in_b "$workdir/balance.log" "zc-balance: cluster $cluster:" "$tools/zc-balance" -i "zc:$veth_b" -c $cluster \
+    -n 1 --on-full wait
+balancer=$bg_pid
+start_in_b "$workdir/cluster.log" "Capturing on" env LD_PRELOAD="$preload" \
+    tshark -n -q -c 1000 -w "$out/cluster.pcapng" -i "zc:$cluster@0"
+bg_pid_tshark=$bg_pid
+send_frames 1000 $flows
+bg_pid=$bg_pid_tshark
+wait_bg 60 || { cat "$workdir/cluster.log" >&2; fail "tshark on zc:$cluster@0 failed"; }
+"$checks/check-frames" "$out/cluster.pcapng" --count 1000 --size 64 --flows $flows --sequences ||
+    fail "tshark on zc:$cluster@0: the capture is not what was sent"
+kill -INT "$balancer"
+bg_pid=$balancer
+wait_bg 10 || fail "zc-balance did not stop cleanly"
 exit 0
