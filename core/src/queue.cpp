@@ -112,3 +112,32 @@ extern "C" void* zc_queue_ring_memory(zc_cluster* c, std::uint32_t queue, zc_rin
         return nullptr;
     return queue_ring(c, queue, kind == ZC_RING_RX);
 }
+
+extern "C" int zc_queue_get_stats(const zc_cluster* c, std::uint32_t queue, zc_queue_stats* stats)
+{
+    if (queue >= c->queue_count || stats->struct_size != sizeof *stats)
+        return -EINVAL;
+    auto load = [](const std::uint64_t& counter) {
+        return std::atomic_ref<const std::uint64_t>(counter).load(std::memory_order_relaxed);
+    };
+    const QueueInfo& info = c->queues[queue];
+    *stats = zc_queue_stats{};
+    stats->struct_size = sizeof *stats;
+    stats->enqueued = load(info.enqueued);
+    stats->dropped_full = load(info.dropped_full);
+    stats->bad_returns = load(info.bad_return);
+    stats->received = load(info.received);
+    stats->returned = load(info.returned);
+    stats->bad_descriptors = load(info.bad_descriptors);
+    // The claim word is pid << 32 | start time (drivers/clusterq/queue_claim.hpp).
+    stats->consumer_pid = static_cast<std::int32_t>(load(info.consumer_claim) >> 32);
+    // Consumer index first, with acquire: the producer index read after it
+    // is at least as new, so the difference is never negative. Another
+    // process's indices: clamped to the ring's size, not trusted.
+    const RingShared* ring = queue_ring(const_cast<zc_cluster*>(c), queue, true);
+    std::uint32_t consumer = std::atomic_ref<const std::uint32_t>(ring->consumer).load(std::memory_order_acquire);
+    std::uint32_t producer = std::atomic_ref<const std::uint32_t>(ring->producer).load(std::memory_order_relaxed);
+    std::uint32_t used = producer - consumer;
+    stats->occupancy = used > c->queue_slots ? c->queue_slots : used;
+    return 0;
+}

@@ -230,6 +230,23 @@ uint32_t zc_queue_reap_burst(zc_queue* queue, zc_desc* descs, uint32_t n);
 uint32_t zc_queue_recv_burst(zc_queue* queue, zc_desc* descs, uint32_t n);
 uint32_t zc_queue_give_back_burst(zc_queue* queue, const zc_desc* descs, uint32_t n);
 
+/* The shared counters of one queue, read from any process attached to the
+ * cluster (zc-stat): control path, relaxed reads, no ordering among them. */
+typedef struct zc_queue_stats {
+    uint32_t struct_size;      /* sizeof(zc_queue_stats) */
+    uint32_t occupancy;        /* descriptors on the RX ring now */
+    uint64_t enqueued;         /* put on the RX ring by the balancer */
+    uint64_t dropped_full;     /* not given to this queue: it was full (drop mode) */
+    uint64_t bad_returns;      /* handed back and refused by the balancer */
+    uint64_t received;         /* taken off the RX ring by the consumer */
+    uint64_t returned;         /* handed back by the consumer */
+    uint64_t bad_descriptors;  /* refused by the consumer (outside the pool) */
+    int32_t consumer_pid;      /* the pid holding the queue, 0 for none */
+    uint32_t reserved;
+} zc_queue_stats;
+
+int zc_queue_get_stats(const zc_cluster* cluster, uint32_t queue, zc_queue_stats* stats);
+
 /* For inline access from C++ (zc/ring.hpp): the shared memory of one ring
  * of a queue, to wrap in zc::RingProducer / zc::RingConsumer. NULL for a
  * queue that does not exist. */
