@@ -303,6 +303,13 @@ int run(const Options& o)
         return 1;
     }
 
+    // Consumers attach through the control socket; their connection is
+    // how we learn that one left (its queue is reclaimed at once).
+    if (zc_balancer_listen(r.balancer, &err) != 0) {
+        std::fprintf(stderr, "zc-balance: %s\n", err.message);
+        return 1;
+    }
+
     if (o.core >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);
@@ -355,12 +362,35 @@ int run(const Options& o)
     double next_stats = o.stats_seconds > 0 ? last + o.stats_seconds : 0;
     unsigned idle = 0;
     std::uint64_t round = 0;
+    double next_control = 0;
+    zc_balancer_event events[16];
     while (!g_stop) {
         if (zc_balancer_poll(r.balancer) > 0)
             idle = 0;
         else
             idle_wait(r.devices, fds, ++idle);
-        if (next_stats > 0 && (idle > 0 || (++round & 1023) == 0)) {
+        // The control socket: at most every 2 ms, looked at when idle or
+        // every 256 busy rounds (never per packet).
+        if (idle > 0 || (round & 255) == 0) {
+            double t = now_seconds();
+            if (t >= next_control) {
+                next_control = t + 0.002;
+                std::uint32_t n = zc_balancer_control(r.balancer, events, 16);
+                for (std::uint32_t i = 0; i < n; ++i) {
+                    const zc_balancer_event& e = events[i];
+                    if (e.kind == ZC_BALANCER_CONSUMER_LEFT)
+                        std::fprintf(stderr, "zc-balance: consumer of queue %u (pid %d) left; %u buffers reclaimed\n",
+                                     e.queue, e.pid, e.buffers);
+                    else if (e.kind == ZC_BALANCER_CONSUMER_JOINED)
+                        std::fprintf(stderr, "zc-balance: consumer of queue %u (pid %d) attached\n", e.queue, e.pid);
+                    else
+                        std::fprintf(stderr, "zc-balance: refused a consumer (pid %d): %s\n", e.pid, e.text);
+                }
+            }
+        }
+        if (idle == 0)
+            ++round;
+        if (next_stats > 0 && (idle > 0 || (round & 1023) == 0)) {
             double t = now_seconds();
             if (t >= next_stats) {
                 zc_balancer_get_stats(r.balancer, stats.get());

@@ -7,8 +7,13 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <new>
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
 
 #include "balancer.hpp"
 #include "error.hpp"
@@ -178,7 +183,7 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
 // Everything queue `index` holds comes home: what its consumer handed back,
 // then every buffer still marked (on the RX ring or in the consumer's
 // hands), and both rings are emptied for the next consumer.
-void zc_balancer::reclaim(std::uint32_t index) noexcept
+std::uint32_t zc_balancer::reclaim(std::uint32_t index) noexcept
 {
     reap(index);
     BalancerQueue& q = queues[index];
@@ -210,6 +215,7 @@ void zc_balancer::reclaim(std::uint32_t index) noexcept
     if (reclaimed > 0)
         log(ZC_LOG_INFO, "cluster %u: queue %u: %u buffers reclaimed from its consumer", cluster->id, index,
             reclaimed);
+    return reclaimed;
 }
 
 extern "C" int zc_balancer_reclaim_queue(zc_balancer* b, std::uint32_t queue)
@@ -220,6 +226,51 @@ extern "C" int zc_balancer_reclaim_queue(zc_balancer* b, std::uint32_t queue)
         return -EINVAL;
     b->reclaim(queue);
     return 0;
+}
+
+extern "C" int zc_balancer_listen(zc_balancer* b, zc_error* err)
+{
+    if (!b)
+        return fail(err, -EINVAL, "no balancer");
+    if (b->control.listening())
+        return 0;
+    struct stat st {};
+    if (::fstat(b->cluster->fd, &st) != 0)
+        return fail(err, -errno, "cluster %u: cannot read its region file's group: %s", b->cluster->id,
+                    std::strerror(errno));
+    if (int rc = b->control.listen(b->cluster->id, static_cast<std::uint32_t>(b->queues.size()), st.st_gid, err);
+        rc != 0)
+        return rc;
+    // Consumers must attach through the socket from now on (control_socket.hpp).
+    std::atomic_ref<std::uint32_t>(b->cluster->header->flags)
+        .fetch_or(zc::control::kRegionControlSocket, std::memory_order_release);
+    return 0;
+}
+
+extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* events, std::uint32_t max)
+{
+    if (!b || !b->control.listening())
+        return 0;
+    std::vector<zc::control::Event> happened;
+    try {
+        b->control.service([b](std::uint32_t queue) { return b->reclaim(queue); }, happened);
+    } catch (...) {
+        // No memory for an event: what was done is done; the events are lost.
+    }
+    std::uint32_t n = 0;
+    for (const zc::control::Event& e : happened) {
+        if (n == max || !events)
+            break;
+        zc_balancer_event& out = events[n++];
+        out.kind = e.kind == zc::control::Event::Joined ? ZC_BALANCER_CONSUMER_JOINED
+                   : e.kind == zc::control::Event::Left ? ZC_BALANCER_CONSUMER_LEFT
+                                                         : ZC_BALANCER_CONSUMER_REFUSED;
+        out.queue = e.queue;
+        out.pid = static_cast<std::int32_t>(e.pid);
+        out.buffers = e.buffers;
+        std::snprintf(out.text, sizeof out.text, "%s", e.text.c_str());
+    }
+    return n;
 }
 
 extern "C" std::uint32_t zc_balancer_poll(zc_balancer* b) { return b->poll(); }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cluster.hpp"
+#include "control_socket.hpp"
 #include "zc/balance.h"
 #include "zc/device.h"
 #include "zc/ring.hpp"
@@ -99,5 +100,6 @@ struct zc_balancer {
     void publish_counters(zc::BalancerQueue& queue) noexcept;
 
     // Control path (balancer.cpp).
-    void reclaim(std::uint32_t queue) noexcept;
+    std::uint32_t reclaim(std::uint32_t queue) noexcept; // returns the buffers reclaimed
+    zc::control::Server control;
 };

@@ -54,7 +54,7 @@ struct RegionHeader {
     std::uint32_t cluster_id;
     std::uint32_t state;        // RegionState; atomic_ref, written by the owner
     std::int32_t owner_pid;
-    std::uint32_t reserved0;
+    std::uint32_t flags;           // kRegion* bits (control_socket.hpp: kRegionControlSocket)
     std::uint64_t owner_start_time; // /proc/<pid>/stat field 22, to tell a reused pid
     std::uint64_t created_ns;       // CLOCK_REALTIME at creation
 

@@ -45,6 +45,14 @@
 // and logs "cluster C: its owner (pid N) is gone" once, so a tool exits
 // with a message instead of waiting forever.
 //
+// The control socket (core/src/control_socket.hpp): when the owner serves
+// one (zc-balance; the region says so), open connects to it after the claim,
+// names its queue and waits for the owner's yes (2 s at most): no socket is
+// -ENOENT, a refusal -EACCES (or the owner's errno) with the owner's
+// sentence. The connection stays open for the device's life (close-on-exec):
+// when it closes, by close or by the process dying, the owner reclaims the
+// queue. When the owner's end closes, wait() returns -EPIPE as above.
+//
 // No transmit. Threading as for every driver: recv_burst, release_burst and
 // wait on one thread; stats() anywhere.
 
@@ -61,6 +69,7 @@
 #include <vector>
 
 #include "../../core/src/cluster.hpp"
+#include "../../core/src/control_socket.hpp"
 #include "../../core/src/error.hpp"
 #include "../counter.hpp"
 #include "../driver.hpp"
@@ -95,9 +104,9 @@ class ClusterQueueDriver final : public Driver {
 public:
     // Allocates nothing: the stash comes in sized (open could fail on it).
     ClusterQueueDriver(Cluster cluster, std::uint32_t queue, std::uint64_t claim, UniqueFd timer,
-                       std::vector<zc_desc> stash, std::uint32_t snaplen)
+                       UniqueFd control, std::vector<zc_desc> stash, std::uint32_t snaplen)
         : cluster_(std::move(cluster)), c_(cluster_.get()), info_(&c_->queues[queue]), queue_(queue),
-          claim_(claim), timer_(std::move(timer)),
+          claim_(claim), timer_(std::move(timer)), control_(std::move(control)),
           rx_(static_cast<RingShared*>(zc_queue_ring_memory(c_, queue, ZC_RING_RX))),
           return_(static_cast<RingShared*>(zc_queue_ring_memory(c_, queue, ZC_RING_RETURN))), pool_(c_->pool),
           pool_bytes_(std::uint64_t{c_->frame_count} << c_->frame_shift), frame_shift_(c_->frame_shift),
@@ -240,9 +249,11 @@ public:
                     return 0;
                 poll_ms = static_cast<int>((deadline - now + 999999u) / 1000000u);
             }
-            struct pollfd entry = {timer_.get(), POLLIN, 0};
-            if (::poll(&entry, 1, poll_ms) < 0)
+            struct pollfd entries[2] = {{timer_.get(), POLLIN, 0}, {control_.get(), POLLIN, 0}};
+            if (::poll(entries, control_ ? 2 : 1, poll_ms) < 0)
                 return -errno; // -EINTR on a signal: the caller decides
+            if (control_ && entries[1].revents != 0)
+                control_closed_ = true; // the owner sends nothing after its answer: this is its end closing
             drain_timer();
             if (stash_count_ != 0)
                 flush_stash();
@@ -308,10 +319,24 @@ private:
     {
         if (owner_gone_)
             return true;
+        if (control_closed_) {
+            owner_gone_ = true;
+            log(ZC_LOG_ERROR,
+                "cluster %u: its owner (pid %d) closed the control socket; no more packets will come on queue %u",
+                c_->id, static_cast<int>(owner_pid_), queue_);
+            return true;
+        }
         std::uint64_t now = monotonic_ns();
         if (last_owner_check_ != 0 && now - last_owner_check_ < kOwnerCheckNs)
             return false;
         last_owner_check_ = now;
+        if (control_) {
+            struct pollfd entry = {control_.get(), POLLIN, 0};
+            if (::poll(&entry, 1, 0) > 0 && entry.revents != 0) {
+                control_closed_ = true;
+                return owner_gone();
+            }
+        }
         std::uint32_t state =
             std::atomic_ref<std::uint32_t>(c_->header->state).load(std::memory_order_acquire);
         if (state != static_cast<std::uint32_t>(RegionState::Dead) &&
@@ -329,6 +354,7 @@ private:
     std::uint32_t queue_;
     std::uint64_t claim_;
     UniqueFd timer_;
+    UniqueFd control_; // the owner's control socket: open while we read the queue (-1: the owner has none)
     RingConsumer<zc_desc> rx_;
     RingProducer<zc_desc> return_;
 
@@ -351,6 +377,7 @@ private:
     std::uint64_t owner_start_;
     std::uint64_t last_owner_check_ = 0;
     bool owner_gone_ = false;
+    bool control_closed_ = false;
 
     Counter packets_, bytes_;
 };
@@ -391,11 +418,24 @@ int open_cluster_queue(const DeviceName& name, const zc_device_config& config, s
     std::uint64_t claim = 0;
     if (int rc = clusterq::claim_queue(attached->queues[queue], id, queue, &claim, err); rc != 0)
         return rc;
+    // An owner that serves a control socket (zc-balance) learns through it
+    // that we are here, and from its closing that we left.
+    UniqueFd control;
+    const std::uint32_t flags =
+        std::atomic_ref<std::uint32_t>(attached->header->flags).load(std::memory_order_acquire);
+    if ((flags & control::kRegionControlSocket) != 0) {
+        int fd = control::attach(id, queue, err);
+        if (fd < 0) {
+            clusterq::release_queue(attached->queues[queue], claim);
+            return fd;
+        }
+        control = UniqueFd(fd);
+    }
     try {
         stash.resize(capacity);
         // Nothing is moved from until operator new has succeeded.
         driver = std::make_unique<ClusterQueueDriver>(std::move(cluster), queue, claim, std::move(timer),
-                                                      std::move(stash), config.snaplen);
+                                                      std::move(control), std::move(stash), config.snaplen);
     } catch (const std::bad_alloc&) {
         clusterq::release_queue(attached->queues[queue], claim);
         return fail(err, -ENOMEM, "cluster %u queue %u: no memory for %u return descriptors", id, queue, capacity);

@@ -99,6 +99,35 @@ typedef struct zc_balancer_stats {
 
 int zc_balancer_get_stats(const zc_balancer* balancer, zc_balancer_stats* stats);
 
+
+/* The owner's control socket, /run/zc/cluster-<id>.sock (SOCK_SEQPACKET, mode
+ * 0660, the region file's group): consumers (zc:CLUSTER@QUEUE) attach through
+ * it, and the connection is their liveness signal. Creates /run/zc when
+ * needed and replaces a stale socket; zc_balancer_close removes it. Marks
+ * the region so that consumers must attach through it. Control path. */
+int zc_balancer_listen(zc_balancer* balancer, zc_error* err);
+
+typedef enum zc_balancer_event_kind {
+    ZC_BALANCER_CONSUMER_JOINED = 0,  /* a consumer attached to `queue` */
+    ZC_BALANCER_CONSUMER_LEFT = 1,    /* its connection closed: `buffers` reclaimed */
+    ZC_BALANCER_CONSUMER_REFUSED = 2, /* refused: `text` says why */
+} zc_balancer_event_kind;
+
+typedef struct zc_balancer_event {
+    zc_balancer_event_kind kind;
+    uint32_t queue;   /* UINT32_MAX when a refused request named none */
+    int32_t pid;      /* the consumer's process (SO_PEERCRED) */
+    uint32_t buffers; /* LEFT: buffers reclaimed from the queue */
+    char text[200];
+} zc_balancer_event;
+
+/* Services the control socket without blocking: accepts consumers, answers
+ * their requests, and reclaims at once (zc_balancer_reclaim_queue) the queue
+ * of every consumer whose connection closed. Call it from the owner's loop
+ * every few milliseconds (never per packet). Up to `max` events go to
+ * `events`; returns how many (further ones are not reported). */
+uint32_t zc_balancer_control(zc_balancer* balancer, zc_balancer_event* events, uint32_t max);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

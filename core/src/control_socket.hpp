@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// core/src/control_socket — a cluster owner's control socket,
+// /run/zc/cluster-<id>.sock (SOCK_SEQPACKET, mode 0660, the region file's
+// group). A consumer connects after it has attached the region and claimed a
+// queue, sends one Request naming that queue, and waits for a Reply (status
+// 0, or a negative errno and a sentence). It keeps the connection open for
+// as long as it reads the queue: the connection is the liveness signal. When
+// it closes (the consumer closed its device, or died), the owner reclaims
+// every buffer the queue held (zc_balancer_reclaim_queue). When the owner's
+// end closes, the consumer knows its owner is gone.
+//
+// The owner checks the peer's credentials (SO_PEERCRED): uid 0, or a member
+// of the region file's group. Control path only: nothing here is called per
+// packet; the owner's side never blocks.
+//
+// RegionHeader::flags bit 0 (kRegionControlSocket) tells consumers that
+// the owner serves this socket and that they must attach through it; a
+// region without it (an owner using the library API alone) is read without.
+
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zc/zc.h"
+
+namespace zc::control {
+
+constexpr std::uint32_t kMagic = 0x7a63636bu; // "zcck"
+constexpr std::uint16_t kVersion = 1;
+constexpr std::uint32_t kRegionControlSocket = 1u; // RegionHeader::flags bit
+constexpr int kReplyTimeoutMs = 2000;
+
+struct Request {
+    std::uint32_t magic;
+    std::uint16_t version;
+    std::uint16_t size; // sizeof(Request)
+    std::uint32_t queue;
+    std::uint32_t reserved;
+};
+static_assert(sizeof(Request) == 16);
+
+struct Reply {
+    std::uint32_t magic;
+    std::uint16_t version;
+    std::uint16_t size; // sizeof(Reply)
+    std::int32_t status; // 0, or a negative errno
+    char text[236];      // why not, NUL-terminated
+};
+static_assert(sizeof(Reply) == 248);
+
+std::string socket_path(std::uint32_t cluster);
+
+// The consumer's side: connects to cluster `cluster`'s socket, asks for
+// `queue` and waits for the answer (kReplyTimeoutMs at most). Returns the
+// connected fd (close-on-exec), or a negative errno with `err` filled:
+// -ENOENT when nobody listens, -EACCES (or the owner's status) with the
+// owner's sentence when refused, -ETIMEDOUT when no answer came.
+int attach(std::uint32_t cluster, std::uint32_t queue, zc_error* err) noexcept;
+
+// What happened on the owner's socket, for its log.
+struct Event {
+    enum Kind { Joined, Left, Refused } kind;
+    std::uint32_t queue; // Joined, Left; Refused: what was asked, or ~0u
+    pid_t pid;
+    std::uint32_t buffers; // Left: buffers reclaimed
+    std::string text;      // Refused: why
+};
+
+// The owner's side.
+class Server {
+public:
+    Server() = default;
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Creates /run/zc (0755) and the socket (a stale one is replaced), mode
+    // 0660 with group `gid`. 0 or a negative errno with a sentence.
+    int listen(std::uint32_t cluster, std::uint32_t queue_count, gid_t gid, zc_error* err) noexcept;
+
+    // Accepts, reads requests, notices closed connections; never blocks.
+    // `leave(queue)` is called for every queue whose consumer left and
+    // returns the buffers reclaimed. Events are appended to `events`.
+    template <class Leave>
+    void service(Leave&& leave, std::vector<Event>& events)
+    {
+        service_impl(
+            [](void* f, std::uint32_t q) -> std::uint32_t { return (*static_cast<Leave*>(f))(q); }, &leave,
+            events);
+    }
+
+    bool listening() const noexcept { return fd_ >= 0; }
+
+private:
+    using LeaveFn = std::uint32_t (*)(void*, std::uint32_t);
+    struct Connection {
+        int fd;
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+        std::int64_t queue; // -1 until the request is accepted
+        std::uint64_t since_ns;
+    };
+    void service_impl(LeaveFn leave, void* context, std::vector<Event>& events);
+    void handle_request(std::size_t index, LeaveFn leave, void* context, std::vector<Event>& events);
+    void drop(std::size_t index, LeaveFn leave, void* context, std::vector<Event>& events);
+    bool allowed(const Connection& c) const noexcept;
+
+    int fd_ = -1;
+    std::string path_;
+    ino_t inode_ = 0;
+    dev_t device_ = 0;
+    std::uint32_t cluster_ = 0;
+    std::uint32_t queue_count_ = 0;
+    gid_t gid_ = 0;
+    std::vector<Connection> connections_;
+};
+
+} // namespace zc::control
