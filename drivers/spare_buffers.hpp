@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 
+#include "zc/device.h"
 #include "zc/zc.h"
 
 namespace zc {
@@ -53,5 +54,19 @@ private:
     std::uint32_t count_ = 0;
     std::uint32_t taken_ = 0;
 };
+
+// Gives the buffers of received packets back to the pool, kBatch at a time
+// (release_burst of the copying back-ends).
+inline void release_packets(zc_cluster* pool, const zc_packet* packets, std::uint32_t n) noexcept
+{
+    std::array<std::uint32_t, SpareBuffers::kBatch> buffers;
+    for (std::uint32_t done = 0; done < n;) {
+        std::uint32_t count = std::min(n - done, SpareBuffers::kBatch);
+        for (std::uint32_t i = 0; i < count; ++i)
+            buffers[i] = packets[done + i].buffer;
+        zc_pool_release_burst(pool, buffers.data(), count);
+        done += count;
+    }
+}
 
 } // namespace zc

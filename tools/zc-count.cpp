@@ -18,7 +18,11 @@
 
 #include "zc/device.h"
 
+#include "parse_number.hpp"
+
 namespace {
+
+using zc::tools::parse_number;
 
 constexpr const char* kUsage = R"(Usage: zc-count -i DEVICE [options]
 Count the packets a zc device receives: per-second rates, totals, drops.
@@ -52,17 +56,6 @@ struct Options {
 };
 
 enum LongOption { kCopyMode = 256, kSkbMode, kBusyPoll, kNoPromisc, kSpeed, kJson };
-
-bool parse_number(const char* text, double min, double max, double* out)
-{
-    char* end = nullptr;
-    errno = 0;
-    double value = std::strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
-        return false;
-    *out = value;
-    return true;
-}
 
 // Returns 0 to run, 1 after --help, 2 on a usage error (already reported).
 int parse_options(int argc, char** argv, Options& options)

@@ -26,7 +26,11 @@
 
 #include "zc/zc.h"
 
+#include "parse_number.hpp"
+
 namespace {
+
+using zc::tools::parse_number;
 
 constexpr const char* kUsage = R"(Usage: zc-stat -c CLUSTER [options]
 Show the counters of a running cluster: per queue, the frames the balancer
@@ -50,17 +54,6 @@ struct Options {
 };
 
 enum LongOption { kPrometheus = 256 };
-
-bool parse_number(const char* text, double min, double max, double* out)
-{
-    char* end = nullptr;
-    errno = 0;
-    double value = std::strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !(value >= min && value <= max))
-        return false;
-    *out = value;
-    return true;
-}
 
 // Returns 0 to run, 1 after --help, 2 on a usage error (already reported).
 int parse_options(int argc, char** argv, Options& options)
@@ -113,7 +106,7 @@ int parse_options(int argc, char** argv, Options& options)
     return 0;
 }
 
-// The attached cluster and where its queue table is; detached on every path.
+// The attached cluster, detached on every path.
 class Cluster {
 public:
     ~Cluster() { zc_cluster_close(cluster_); }

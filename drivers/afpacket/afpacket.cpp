@@ -104,14 +104,7 @@ public:
 
     void release_burst(const zc_packet* packets, std::uint32_t n) noexcept override
     {
-        std::array<std::uint32_t, kChunk> buffers;
-        for (std::uint32_t done = 0; done < n;) {
-            std::uint32_t count = std::min(n - done, kChunk);
-            for (std::uint32_t i = 0; i < count; ++i)
-                buffers[i] = packets[done + i].buffer;
-            zc_pool_release_burst(pool_.get(), buffers.data(), count);
-            done += count;
-        }
+        release_packets(pool_.get(), packets, n);
     }
 
     std::uint32_t tx_alloc(std::uint32_t* buffers, std::uint32_t n) noexcept override
@@ -210,7 +203,7 @@ public:
 
 private:
     // A free buffer, from the spares taken ahead. The pool is asked once per
-    // kChunk buffers at most; `wanted` (the frames the burst may still take
+    // SpareBuffers::kBatch buffers at most; `wanted` (the frames the burst may still take
     // from this block) keeps it from taking more than a burst will use.
     bool take_buffer(std::uint32_t wanted, Burst& burst, std::uint32_t* buffer) noexcept
     {

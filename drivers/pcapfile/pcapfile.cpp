@@ -54,7 +54,6 @@ namespace {
 using pcapfile::ReplayClock;
 
 constexpr std::uint32_t kDefaultFrames = 4096;
-constexpr std::uint32_t kChunk = 64;
 constexpr std::size_t kReadBufferBytes = 1 << 20;
 
 std::uint64_t monotonic_ns() noexcept
@@ -193,14 +192,7 @@ public:
 
     void release_burst(const zc_packet* packets, std::uint32_t n) noexcept override
     {
-        std::array<std::uint32_t, kChunk> buffers;
-        for (std::uint32_t done = 0; done < n;) {
-            std::uint32_t count = std::min(n - done, kChunk);
-            for (std::uint32_t i = 0; i < count; ++i)
-                buffers[i] = packets[done + i].buffer;
-            zc_pool_release_burst(pool_.get(), buffers.data(), count);
-            done += count;
-        }
+        release_packets(pool_.get(), packets, n);
     }
 
     // A file is not a link: nothing to send on.
