@@ -8,8 +8,10 @@
 // already hold), and an eventfd that pcap_breakloop writes (so a break from
 // a signal handler or another thread wakes a blocked pcap_loop at once).
 // Before sleeping on it we call zc_device_wait(device, 0): it says whether
-// packets are there now, kicks an AF_XDP zero-copy driver, and arms the
-// replay timer of zc:pcap: devices.
+// packets are there now, kicks an AF_XDP zero-copy driver, arms the replay
+// timer of zc:pcap: devices and the owner's wake-up of a cluster queue. For
+// a program that polls the fd itself between calls, publish_pending does
+// the same before each call returns.
 
 #include "capture.hpp"
 
@@ -126,6 +128,14 @@ bool take_break(Handle& handle) noexcept
 void publish_pending(Handle& handle) noexcept
 {
     bool waiting = handle.head < handle.count;
+    // A program that polls the selectable fd between calls (dumpcap) must
+    // find it readable whenever there is something to read. With nothing
+    // held, ask the device: zc_device_wait(device, 0) says whether packets
+    // are there (then the pending eventfd stands for them) and otherwise
+    // arms the device's own wake-up (a cluster queue tells its owner to
+    // write its eventfd; a replay arms its timer).
+    if (!waiting && handle.selected && !handle.ended)
+        waiting = handle.zc->device_wait(handle.device, 0) == 1;
     if (waiting == handle.pending_signalled)
         return;
     if (waiting)
@@ -279,6 +289,13 @@ void keep_one(u_char* user, const struct pcap_pkthdr* header, const u_char* data
 }
 
 } // namespace
+
+int selectable_fd(Handle& handle) noexcept
+{
+    handle.selected = true;
+    publish_pending(handle);
+    return handle.epoll_fd;
+}
 
 char* error_buffer(Handle& handle) noexcept
 {

@@ -34,6 +34,11 @@ int next_ex(Handle& handle, struct pcap_pkthdr** header, const u_char** data) no
 // pcap_breakloop: async-signal-safe (a flag and an eventfd write).
 void breakloop(Handle& handle) noexcept;
 
+// pcap_get_selectable_fd, pcap_fileno: the program will poll the fd between
+// calls, so from now on it is left readable whenever there is something to
+// read (and armed to become so when there is not).
+int selectable_fd(Handle& handle) noexcept;
+
 int stats(Handle& handle, struct pcap_stat* stats) noexcept;
 int set_filter(Handle& handle, const struct bpf_program* program) noexcept;
 int set_direction(Handle& handle, pcap_direction_t direction) noexcept;

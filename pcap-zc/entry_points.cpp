@@ -194,14 +194,14 @@ PCAPZC_EXPORT int pcap_getnonblock(pcap_t* p, char* errbuf)
 PCAPZC_EXPORT int pcap_get_selectable_fd(pcap_t* p)
 {
     if (Handle* handle = active(p))
-        return handle->epoll_fd;
+        return pcapzc::selectable_fd(*handle);
     return PCAPZC_REAL(pcap_get_selectable_fd)(p);
 }
 
 PCAPZC_EXPORT int pcap_fileno(pcap_t* p)
 {
     if (Handle* handle = active(p))
-        return handle->epoll_fd;
+        return pcapzc::selectable_fd(*handle);
     return PCAPZC_REAL(pcap_fileno)(p);
 }
 

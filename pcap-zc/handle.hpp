@@ -57,6 +57,7 @@ struct Handle {
     int break_fd = -1;   // eventfd, written by pcap_breakloop
     std::atomic<bool> break_requested{false};
     bool pending_signalled = false;
+    bool selected = false; // the program asked for the selectable fd: it may poll it between calls
     bool ended = false; // a finite source (zc:pcap:) has no more packets
 
     // Packets taken from the device: [0, head) delivered (their buffers are

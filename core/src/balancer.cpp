@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "balancer.hpp"
 #include "error.hpp"
@@ -238,9 +240,26 @@ extern "C" int zc_balancer_listen(zc_balancer* b, zc_error* err)
     if (::fstat(b->cluster->fd, &st) != 0)
         return fail(err, -errno, "cluster %u: cannot read its region file's group: %s", b->cluster->id,
                     std::strerror(errno));
-    if (int rc = b->control.listen(b->cluster->id, static_cast<std::uint32_t>(b->queues.size()), st.st_gid, err);
+    // One wake-up eventfd per queue, handed to its consumer with the region
+    // (control_socket.hpp), written by flush() when that consumer sleeps.
+    try {
+        b->wake_fds.reserve(b->queues.size());
+    } catch (const std::bad_alloc&) {
+        return fail(err, -ENOMEM, "cluster %u: no memory", b->cluster->id);
+    }
+    while (b->wake_fds.size() < b->queues.size()) {
+        int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0)
+            return fail(err, -errno, "cluster %u: cannot create a wake-up eventfd: %s", b->cluster->id,
+                        std::strerror(errno));
+        b->wake_fds.push_back(fd); // reserved: cannot throw
+    }
+    if (int rc = b->control.listen(b->cluster->id, static_cast<std::uint32_t>(b->queues.size()), st.st_gid,
+                                   b->cluster->fd, b->wake_fds.data(), err);
         rc != 0)
         return rc;
+    for (std::uint32_t q = 0; q < b->queues.size(); ++q)
+        b->queues[q].wake_fd = b->wake_fds[q];
     // Consumers must attach through the socket from now on (control_socket.hpp).
     std::atomic_ref<std::uint32_t>(b->cluster->header->flags)
         .fetch_or(zc::control::kRegionControlSocket, std::memory_order_release);
@@ -274,6 +293,12 @@ extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* 
 }
 
 extern "C" std::uint32_t zc_balancer_poll(zc_balancer* b) { return b->poll(); }
+
+zc_balancer::~zc_balancer()
+{
+    for (int fd : wake_fds)
+        ::close(fd);
+}
 
 extern "C" void zc_balancer_close(zc_balancer* b)
 {

@@ -50,6 +50,7 @@ struct BalancerQueue {
     zc_desc* stage = nullptr;   // descriptors for this queue not yet on its ring
     std::uint32_t staged = 0;
     bool wait = false;          // ZC_ON_FULL_WAIT
+    int wake_fd = -1;           // the consumer's wake-up eventfd (wakeup.hpp); -1 until listen
     std::uint32_t outstanding = 0;
     std::uint64_t enqueued = 0;
     std::uint64_t dropped = 0;
@@ -102,4 +103,10 @@ struct zc_balancer {
     // Control path (balancer.cpp).
     std::uint32_t reclaim(std::uint32_t queue) noexcept; // returns the buffers reclaimed
     zc::control::Server control;
+    std::vector<int> wake_fds; // one eventfd per queue, made by listen; lent to `control`
+
+    zc_balancer() = default;
+    zc_balancer(const zc_balancer&) = delete;
+    zc_balancer& operator=(const zc_balancer&) = delete;
+    ~zc_balancer();
 };

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "balancer.hpp"
+#include "wakeup.hpp"
 
 using namespace zc;
 
@@ -134,6 +135,8 @@ void zc_balancer::flush(std::uint32_t index) noexcept
         q.rx.submit(room);
         q.outstanding += room;
         q.enqueued += room;
+        if (q.wake_fd >= 0)
+            wakeup::wake(*q.info, q.wake_fd);
     }
     const std::uint32_t left = staged - room;
     if (left == 0) {

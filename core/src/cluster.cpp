@@ -373,25 +373,32 @@ int validate_header(const RegionHeader& h, std::uint64_t file_size, std::uint32_
     return 0;
 }
 
-int attach_path(std::uint32_t id, const std::string& path, zc_cluster** out, zc_error* err)
+// Maps region file `fd` (taken over: closed on failure) as cluster `id`'s.
+// `path` names it in messages. With read_only_pool, the packet pool is
+// mapped read-only (a passive consumer's stray write faults instead of
+// changing what other consumers see); the rest stays writable (rings,
+// counters, claims).
+int attach_fd(std::uint32_t id, int fd, const std::string& path, bool read_only_pool, zc_cluster** out,
+              zc_error* err)
 {
-    auto cluster = std::make_unique<zc_cluster>();
-    cluster->id = id;
-    cluster->path = path;
-    cluster->hugepages = path.rfind("/dev/hugepages/", 0) == 0;
-    cluster->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (cluster->fd < 0) {
-        int code = errno;
-        if (code == ENOENT)
-            return fail(err, -ENOENT, "cluster %u: no such cluster (is zc-balance -c %u running?)", id, id);
-        if (code == EACCES || code == EPERM)
-            return fail(err, -EACCES, "cluster %u: permission denied on %s%s", id, path.c_str(),
-                        describe_access(path).c_str());
-        return fail(err, -code, "cluster %u: cannot open %s: %s", id, path.c_str(), std::strerror(code));
+    std::unique_ptr<zc_cluster> cluster;
+    try {
+        cluster = std::make_unique<zc_cluster>();
+        cluster->path = path;
+    } catch (const std::bad_alloc&) {
+        ::close(fd);
+        return fail(err, -ENOMEM, "cluster %u: no memory", id);
     }
+    cluster->id = id;
+    cluster->fd = fd;
+    struct statfs fs {};
+    cluster->hugepages = ::fstatfs(fd, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC;
     struct stat st {};
-    if (::fstat(cluster->fd, &st) != 0)
-        return fail(err, -errno, "cluster %u: cannot stat %s: %s", id, path.c_str(), std::strerror(errno));
+    if (::fstat(cluster->fd, &st) != 0) {
+        int code = errno;
+        unmap(*cluster);
+        return fail(err, -code, "cluster %u: cannot stat %s: %s", id, path.c_str(), std::strerror(code));
+    }
     auto file_size = static_cast<std::uint64_t>(st.st_size);
 
     RegionHeader header{};
@@ -418,6 +425,10 @@ int attach_path(std::uint32_t id, const std::string& path, zc_cluster** out, zc_
         unmap(*cluster);
         return rc;
     }
+    if (header.cluster_id != id) {
+        unmap(*cluster);
+        return fail(err, -EBADMSG, "cluster %u: %s is the region of cluster %u", id, path.c_str(), header.cluster_id);
+    }
     if (load_state(header) == static_cast<std::uint32_t>(RegionState::Dead) || !owner_alive(header)) {
         unmap(*cluster);
         return fail(err, -ESRCH,
@@ -433,6 +444,13 @@ int attach_path(std::uint32_t id, const std::string& path, zc_cluster** out, zc_
     cluster->base = static_cast<std::byte*>(base);
     cluster->size = header.total_size;
     cluster->header = reinterpret_cast<RegionHeader*>(cluster->base);
+    if (read_only_pool) {
+        bind_view(*cluster, header);
+        if (int rc = protect_pool(*cluster, err); rc != 0) {
+            unmap(*cluster);
+            return rc;
+        }
+    }
     // From here on, use the copy we validated, not the live header: another
     // process could change it between check and use.
     bind_view(*cluster, header);
@@ -458,7 +476,45 @@ int attach_path(std::uint32_t id, const std::string& path, zc_cluster** out, zc_
     return 0;
 }
 
+int attach_path(std::uint32_t id, const std::string& path, zc_cluster** out, zc_error* err)
+{
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        int code = errno;
+        if (code == ENOENT)
+            return fail(err, -ENOENT, "cluster %u: no such cluster (is zc-balance -c %u running?)", id, id);
+        if (code == EACCES || code == EPERM)
+            return fail(err, -EACCES, "cluster %u: permission denied on %s%s", id, path.c_str(),
+                        describe_access(path).c_str());
+        return fail(err, -code, "cluster %u: cannot open %s: %s", id, path.c_str(), std::strerror(code));
+    }
+    return attach_fd(id, fd, path, false, out, err);
+}
+
 } // namespace
+
+int zc::protect_pool(zc_cluster& c, zc_error* err) noexcept
+{
+    // The pool starts on a page boundary (a huge page's on hugetlbfs) and
+    // runs to the region's end, so it can be protected on its own.
+    const auto length = static_cast<std::size_t>(c.base + c.size - c.pool);
+    if (::mprotect(c.pool, length, PROT_READ) != 0)
+        return fail(err, -errno, "cluster %u: cannot map its packet pool read-only: %s", c.id, std::strerror(errno));
+    return 0;
+}
+
+int zc::attach_region_fd(std::uint32_t id, int fd, bool read_only_pool, zc_cluster** out, zc_error* err) noexcept
+{
+    *out = nullptr;
+    try {
+        // The descriptor's own name is the owner's temporary file, deleted
+        // when the region was published: name the region by its cluster.
+        return attach_fd(id, fd, "the region its owner handed over", read_only_pool, out, err);
+    } catch (const std::bad_alloc&) {
+        ::close(fd);
+        return fail(err, -ENOMEM, "cluster %u: no memory", id);
+    }
+}
 
 extern "C" int zc_cluster_attach(std::uint32_t id, const char* directory, zc_cluster** out, zc_error* err)
 {

@@ -48,4 +48,16 @@ inline constexpr std::uint32_t kXdpHeadroom = 256;
 
 RingShared* queue_ring(zc_cluster* cluster, std::uint32_t queue, bool rx) noexcept;
 
+// Attaches cluster `id` through a region file descriptor another process
+// handed over (the owner's control socket), with zc_cluster_attach's checks
+// and errors. Takes `fd` over (closed on failure). With read_only_pool the
+// packet pool is mapped read-only: what passive consumers get.
+int attach_region_fd(std::uint32_t id, int fd, bool read_only_pool, zc_cluster** out, zc_error* err) noexcept;
+
+// Maps an attached cluster's packet pool read-only (mprotect): a stray
+// write faults in the consumer that made it instead of changing what the
+// other consumers read. A guard against bugs, not against a process that
+// may map the region itself. 0 or a negative errno with a sentence.
+int protect_pool(zc_cluster& cluster, zc_error* err) noexcept;
+
 } // namespace zc

@@ -43,7 +43,11 @@ bool make_address(const std::string& path, sockaddr_un& address) noexcept
     return true;
 }
 
-void send_reply(int fd, std::int32_t status, const char* text) noexcept
+constexpr std::size_t kHandedFds = 2; // the region, the wake-up eventfd
+
+// The reply, and on a yes the two descriptors with it (one message).
+// Returns whether it went out whole.
+bool send_reply(int fd, std::int32_t status, const char* text, int region_fd = -1, int wake_fd = -1) noexcept
 {
     Reply reply{};
     reply.magic = kMagic;
@@ -51,7 +55,23 @@ void send_reply(int fd, std::int32_t status, const char* text) noexcept
     reply.size = sizeof reply;
     reply.status = status;
     std::snprintf(reply.text, sizeof reply.text, "%s", text);
-    [[maybe_unused]] ssize_t sent = ::send(fd, &reply, sizeof reply, MSG_NOSIGNAL | MSG_DONTWAIT);
+    iovec data{&reply, sizeof reply};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kHandedFds)];
+    if (region_fd >= 0) {
+        std::memset(control, 0, sizeof control);
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        cmsghdr* header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * kHandedFds);
+        const int fds[kHandedFds] = {region_fd, wake_fd};
+        std::memcpy(CMSG_DATA(header), fds, sizeof fds);
+    }
+    return ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof reply);
 }
 
 } // namespace
@@ -61,8 +81,9 @@ std::string socket_path(std::uint32_t cluster)
     return std::string(kDirectory) + "/cluster-" + std::to_string(cluster) + ".sock";
 }
 
-int attach(std::uint32_t cluster, std::uint32_t queue, zc_error* err) noexcept
+int attach(std::uint32_t cluster, std::uint32_t queue, Attachment& out, zc_error* err) noexcept
 {
+    out = Attachment{};
     std::string path;
     try {
         path = socket_path(cluster);
@@ -96,6 +117,9 @@ int attach(std::uint32_t cluster, std::uint32_t queue, zc_error* err) noexcept
     }
     const std::uint64_t deadline = monotonic_ns() + std::uint64_t{kReplyTimeoutMs} * 1000000u;
     Reply reply{};
+    int handed[kHandedFds] = {-1, -1};
+    std::size_t handed_count = 0;
+    bool truncated = false;
     for (;;) {
         std::uint64_t now = monotonic_ns();
         if (now >= deadline) {
@@ -109,23 +133,62 @@ int attach(std::uint32_t cluster, std::uint32_t queue, zc_error* err) noexcept
             continue;
         if (ready <= 0)
             continue; // the deadline check above ends it
-        ssize_t got = ::recv(fd, &reply, sizeof reply, 0);
+        iovec data{&reply, sizeof reply};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kHandedFds)];
+        msghdr message{};
+        message.msg_iov = &data;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        ssize_t got = ::recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
         if (got < 0 && errno == EINTR)
             continue;
+        // Whatever descriptors came are ours now: keep them to close or use.
+        for (cmsghdr* h = got >= 0 ? CMSG_FIRSTHDR(&message) : nullptr; h; h = CMSG_NXTHDR(&message, h)) {
+            if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+                continue;
+            const std::size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < n; ++i) {
+                int received;
+                std::memcpy(&received, CMSG_DATA(h) + i * sizeof(int), sizeof received);
+                if (handed_count < kHandedFds)
+                    handed[handed_count++] = received;
+                else
+                    ::close(received);
+            }
+        }
+        truncated = got >= 0 && (message.msg_flags & MSG_CTRUNC) != 0;
         if (got != static_cast<ssize_t>(sizeof reply) || reply.magic != kMagic || reply.size != sizeof reply) {
             ::close(fd);
+            for (std::size_t i = 0; i < handed_count; ++i)
+                ::close(handed[i]);
+            if (got == static_cast<ssize_t>(sizeof reply) && reply.magic == kMagic)
+                return fail(err, -EPROTO,
+                            "cluster %u queue %u: the owner speaks control protocol version %u, this library %u; "
+                            "use the zc tools and libraries of one release",
+                            cluster, queue, reply.version, kVersion);
             return fail(err, -EPROTO, "cluster %u queue %u: the owner closed the connection or answered garbage",
                         cluster, queue);
         }
         break;
     }
     reply.text[sizeof reply.text - 1] = '\0';
-    if (reply.status != 0) {
+    if (reply.status != 0 || handed_count != kHandedFds || truncated) {
         ::close(fd);
+        for (std::size_t i = 0; i < handed_count; ++i)
+            ::close(handed[i]);
+        if (reply.status == 0)
+            return fail(err, -EPROTO,
+                        "cluster %u queue %u: the owner said yes but handed over %zu of the %zu descriptors%s",
+                        cluster, queue, handed_count, kHandedFds,
+                        truncated ? " (too many open files here?)" : "");
         int status = reply.status < 0 ? reply.status : -EACCES;
         return fail(err, status, "cluster %u queue %u: refused by the owner: %s", cluster, queue, reply.text);
     }
-    return fd;
+    out.connection = fd;
+    out.region = handed[0];
+    out.wake = handed[1];
+    return 0;
 }
 
 Server::~Server()
@@ -141,7 +204,8 @@ Server::~Server()
     }
 }
 
-int Server::listen(std::uint32_t cluster, std::uint32_t queue_count, gid_t gid, zc_error* err) noexcept
+int Server::listen(std::uint32_t cluster, std::uint32_t queue_count, gid_t gid, int region_fd, const int* wake_fds,
+                   zc_error* err) noexcept
 {
     try {
         path_ = socket_path(cluster);
@@ -152,6 +216,8 @@ int Server::listen(std::uint32_t cluster, std::uint32_t queue_count, gid_t gid, 
     cluster_ = cluster;
     queue_count_ = queue_count;
     gid_ = gid;
+    region_fd_ = region_fd;
+    wake_fds_ = wake_fds;
     if (::mkdir(kDirectory, 0755) != 0 && errno != EEXIST)
         return fail(err, -errno, "cluster %u: cannot create %s: %s", cluster, kDirectory, std::strerror(errno));
     sockaddr_un address;
@@ -263,8 +329,15 @@ void Server::handle_request(std::size_t index, LeaveFn leave, void* context, std
         connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(index));
         return;
     }
+    if (!send_reply(me.fd, 0, "ok", region_fd_, wake_fds_[request.queue])) {
+        // Its socket buffer cannot take one reply (or it hung up): it never
+        // had the queue, so there is nothing to reclaim.
+        events.push_back(Event{Event::Refused, asked, me.pid, 0, "the reply could not be sent; connection closed"});
+        ::close(me.fd);
+        connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(index));
+        return;
+    }
     me.queue = request.queue;
-    send_reply(me.fd, 0, "ok");
     events.push_back(Event{Event::Joined, request.queue, me.pid, 0, {}});
 }
 

@@ -2,21 +2,25 @@
 //
 // core/src/control_socket — a cluster owner's control socket,
 // /run/zc/cluster-<id>.sock (SOCK_SEQPACKET, mode 0660, the region file's
-// group). A consumer connects after it has attached the region and claimed a
-// queue, sends one Request naming that queue, and waits for a Reply (status
-// 0, or a negative errno and a sentence). It keeps the connection open for
-// as long as it reads the queue: the connection is the liveness signal. When
-// it closes (the consumer closed its device, or died), the owner reclaims
-// every buffer the queue held (zc_balancer_reclaim_queue). When the owner's
-// end closes, the consumer knows its owner is gone.
+// group). A consumer connects, sends one Request naming the queue it wants,
+// and waits for a Reply: status 0 with two descriptors (SCM_RIGHTS) — the
+// region file, and the queue's wake-up eventfd (wakeup.hpp) — or a negative
+// errno and a sentence. It maps the region from that descriptor (so it needs
+// no access to the region file itself) and keeps the connection open for as
+// long as it reads the queue: the connection is the liveness signal. When it
+// closes (the consumer closed its device, or died), the owner reclaims every
+// buffer the queue held (zc_balancer_reclaim_queue). When the owner's end
+// closes, the consumer knows its owner is gone.
 //
-// The owner checks the peer's credentials (SO_PEERCRED): uid 0, or a member
-// of the region file's group. Control path only: nothing here is called per
+// The owner checks the peer's credentials (SO_PEERCRED, SO_PEERGROUPS):
+// uid 0, or a member of the region file's group; and gives each queue to one
+// live connection at a time. Control path only: nothing here is called per
 // packet; the owner's side never blocks.
 //
-// RegionHeader::flags bit 0 (kRegionControlSocket) tells consumers that
-// the owner serves this socket and that they must attach through it; a
-// region without it (an owner using the library API alone) is read without.
+// RegionHeader::flags bit 0 (kRegionControlSocket) tells a consumer that
+// found the region file but no socket that the owner means to serve one
+// (zc-balance): it must attach through it. A region without the bit (an
+// owner using the library API alone) is attached by its path.
 
 #pragma once
 
@@ -31,7 +35,7 @@
 namespace zc::control {
 
 constexpr std::uint32_t kMagic = 0x7a63636bu; // "zcck"
-constexpr std::uint16_t kVersion = 1;
+constexpr std::uint16_t kVersion = 2; // 2: the reply carries the region and wake-up fds
 constexpr std::uint32_t kRegionControlSocket = 1u; // RegionHeader::flags bit
 constexpr int kReplyTimeoutMs = 2000;
 
@@ -55,12 +59,20 @@ static_assert(sizeof(Reply) == 248);
 
 std::string socket_path(std::uint32_t cluster);
 
+// What a consumer holds once the owner said yes; every fd close-on-exec.
+struct Attachment {
+    int connection = -1; // open while the queue is read
+    int region = -1;     // the region file, to map (attach_region_fd)
+    int wake = -1;       // the queue's eventfd: readable when the owner woke us
+};
+
 // The consumer's side: connects to cluster `cluster`'s socket, asks for
-// `queue` and waits for the answer (kReplyTimeoutMs at most). Returns the
-// connected fd (close-on-exec), or a negative errno with `err` filled:
-// -ENOENT when nobody listens, -EACCES (or the owner's status) with the
-// owner's sentence when refused, -ETIMEDOUT when no answer came.
-int attach(std::uint32_t cluster, std::uint32_t queue, zc_error* err) noexcept;
+// `queue` and waits for the answer (kReplyTimeoutMs at most). 0 with
+// `out` filled (the caller closes the three), or a negative errno with
+// `err` filled: -ENOENT when nobody listens, -EACCES (or the owner's status)
+// with the owner's sentence when refused, -ETIMEDOUT when no answer came,
+// -EPROTO for an answer without its descriptors.
+int attach(std::uint32_t cluster, std::uint32_t queue, Attachment& out, zc_error* err) noexcept;
 
 // What happened on the owner's socket, for its log.
 struct Event {
@@ -80,8 +92,12 @@ public:
     Server& operator=(const Server&) = delete;
 
     // Creates /run/zc (0755) and the socket (a stale one is replaced), mode
-    // 0660 with group `gid`. 0 or a negative errno with a sentence.
-    int listen(std::uint32_t cluster, std::uint32_t queue_count, gid_t gid, zc_error* err) noexcept;
+    // 0660 with group `gid`. A consumer granted queue q receives
+    // `region_fd` and `wake_fds[q]` (queue_count of them); they stay the
+    // caller's, open for as long as this server. 0 or a negative errno with
+    // a sentence.
+    int listen(std::uint32_t cluster, std::uint32_t queue_count, gid_t gid, int region_fd, const int* wake_fds,
+               zc_error* err) noexcept;
 
     // Accepts, reads requests, notices closed connections; never blocks.
     // `leave(queue)` is called for every queue whose consumer left and
@@ -118,6 +134,8 @@ private:
     std::uint32_t cluster_ = 0;
     std::uint32_t queue_count_ = 0;
     gid_t gid_ = 0;
+    int region_fd_ = -1;
+    const int* wake_fds_ = nullptr;
     std::vector<Connection> connections_;
 };
 

@@ -119,6 +119,11 @@ struct QueueInfo {
     // Descriptors the consumer found on the RX ring naming no buffer of the
     // pool, or a length the buffer cannot hold: skipped, never read.
     std::uint64_t bad_descriptors;
+    // 1 while the consumer sleeps (or is about to) waiting for packets:
+    // the owner then writes the queue's eventfd after its next submit.
+    // Written by both sides, through atomic_ref (wakeup.hpp).
+    std::uint32_t consumer_sleeping;
+    std::uint32_t reserved;
 };
 
 static_assert(std::is_standard_layout_v<QueueInfo>);
@@ -126,6 +131,7 @@ static_assert(offsetof(QueueInfo, enqueued) == 64);
 static_assert(offsetof(QueueInfo, received) == 128);
 static_assert(offsetof(QueueInfo, consumer_claim) == 144);
 static_assert(offsetof(QueueInfo, bad_descriptors) == 152);
+static_assert(offsetof(QueueInfo, consumer_sleeping) == 160);
 static_assert(sizeof(QueueInfo) == 192);
 
 static_assert(sizeof(zc_buffer_meta) <= 64, "metadata must fit the default headroom");

@@ -31,32 +31,40 @@
 // when it is not 0; else the descriptor's length and the receive time),
 // buffer the pool index, queue 0 (the device has one).
 //
-// Waiting (interim, until the owner's control socket hands consumers a
-// wake-up eventfd): the selectable fd is a timerfd that ticks every
-// millisecond, and wait() sleeps on it in those steps until the RX ring is
-// not empty or the timeout passes. A consumer that poll()s the fd calls
-// zc_device_wait(device, 0) before each sleep (as pcap-zc does): that reads
-// the timer, so the fd is not left readable. Cost when idle: a thousand
-// wake-ups a second; latency: up to a millisecond.
+// Attaching: when the owner serves a control socket (zc-balance), open
+// connects to it (core/src/control_socket.hpp) and names its queue; the
+// owner checks who we are and answers with the region's descriptor and the
+// queue's wake-up eventfd, or with a refusal and its sentence (-EACCES, or
+// the owner's errno). The region is mapped from that descriptor, the packet
+// pool read-only (a passive consumer: a stray write faults here instead of
+// changing what other consumers read). The connection stays open for the
+// device's life (close-on-exec): when it closes, by close or by the process
+// dying, the owner reclaims the queue. Without a socket (an owner that uses
+// the library API alone, and says so in the region's flags) the region file
+// is attached by its path.
 //
-// The owner's end: wait() looks at the region's state and the owner's pid at
-// most every 100 ms; when the owner is gone (state dead, or its process no
-// longer runs) and the RX ring is drained, it returns -EPIPE from then on
-// and logs "cluster C: its owner (pid N) is gone" once, so a tool exits
-// with a message instead of waiting forever.
+// Waiting, with a socket: the selectable fd is an epoll set of the wake-up
+// eventfd and the connection. wait() announces that it sleeps
+// (core/src/wakeup.hpp), so the owner writes the eventfd after its next
+// submit, and a hang-up of the connection (the owner died) wakes it too. A
+// consumer that poll()s the selectable fd itself calls
+// zc_device_wait(device, 0) before each sleep (as pcap-zc does): that empties
+// the eventfd and makes the announcement. While packets flow nothing here
+// makes a system call. Without a socket: a timerfd that ticks every
+// millisecond, and wait() sleeps on it in those steps (up to a millisecond of
+// latency, a thousand wake-ups a second when idle).
 //
-// The control socket (core/src/control_socket.hpp): when the owner serves
-// one (zc-balance; the region says so), open connects to it after the claim,
-// names its queue and waits for the owner's yes (2 s at most): no socket is
-// -ENOENT, a refusal -EACCES (or the owner's errno) with the owner's
-// sentence. The connection stays open for the device's life (close-on-exec):
-// when it closes, by close or by the process dying, the owner reclaims the
-// queue. When the owner's end closes, wait() returns -EPIPE as above.
+// The owner's end: when its connection hangs up, or (without a socket, at
+// most every 100 ms) when the region says dead or the owner's process no
+// longer runs, and the RX ring is drained, wait() returns -EPIPE from then
+// on and logs "cluster C: its owner (pid N) ..." once, so a tool exits with
+// a message instead of waiting forever.
 //
 // No transmit. Threading as for every driver: recv_burst, release_burst and
 // wait on one thread; stats() anywhere.
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -71,6 +79,7 @@
 #include "../../core/src/cluster.hpp"
 #include "../../core/src/control_socket.hpp"
 #include "../../core/src/error.hpp"
+#include "../../core/src/wakeup.hpp"
 #include "../counter.hpp"
 #include "../driver.hpp"
 #include "../unique_fd.hpp"
@@ -84,6 +93,7 @@ namespace {
 constexpr std::uint32_t kMaxStash = 1u << 20;         // descriptors (16 MiB) at most
 constexpr long kTickNs = 1000000;                      // the selectable timer's period
 constexpr std::uint64_t kOwnerCheckNs = 100000000;     // owner liveness, at most this often
+constexpr std::uint32_t kWakeEvent = 0, kControlEvent = 1; // epoll_event.data.u32
 
 std::uint64_t monotonic_ns() noexcept
 {
@@ -100,13 +110,26 @@ void add_shared(std::uint64_t& counter, std::uint64_t n) noexcept
     ref.store(ref.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
+// -EINVAL with the queues the cluster has when it has no queue `queue`.
+int name_queue_missing(const zc_cluster* c, std::uint32_t id, std::uint32_t queue, zc_error* err)
+{
+    if (queue < c->queue_count)
+        return 0;
+    if (c->queue_count == 0)
+        return fail(err, -EINVAL, "cluster %u has no queues", id);
+    return fail(err, -EINVAL, "cluster %u has no queue %u: cluster %u has queues 0 to %u", id, queue, id,
+                c->queue_count - 1);
+}
+
 class ClusterQueueDriver final : public Driver {
 public:
     // Allocates nothing: the stash comes in sized (open could fail on it).
-    ClusterQueueDriver(Cluster cluster, std::uint32_t queue, std::uint64_t claim, UniqueFd timer,
+    // `waiter` is the selectable fd: the epoll set of `wake` and `control`
+    // (with a control socket), or the millisecond timer (without).
+    ClusterQueueDriver(Cluster cluster, std::uint32_t queue, std::uint64_t claim, UniqueFd waiter, UniqueFd wake,
                        UniqueFd control, std::vector<zc_desc> stash, std::uint32_t snaplen)
         : cluster_(std::move(cluster)), c_(cluster_.get()), info_(&c_->queues[queue]), queue_(queue),
-          claim_(claim), timer_(std::move(timer)), control_(std::move(control)),
+          claim_(claim), waiter_(std::move(waiter)), wake_(std::move(wake)), control_(std::move(control)),
           rx_(static_cast<RingShared*>(zc_queue_ring_memory(c_, queue, ZC_RING_RX))),
           return_(static_cast<RingShared*>(zc_queue_ring_memory(c_, queue, ZC_RING_RETURN))), pool_(c_->pool),
           pool_bytes_(std::uint64_t{c_->frame_count} << c_->frame_shift), frame_shift_(c_->frame_shift),
@@ -236,35 +259,47 @@ public:
             return 1;
         if (owner_gone())
             return -EPIPE;
-        drain_timer();
+        drain_waiter();
+        if (!sleep_announced())
+            return 1;
         if (timeout_ms == 0)
             return 0;
         const std::uint64_t deadline =
             timeout_ms < 0 ? 0 : monotonic_ns() + static_cast<std::uint64_t>(timeout_ms) * 1000000u;
         for (;;) {
-            int poll_ms = -1; // the timer wakes us within a tick
+            int sleep_ms = -1; // without a socket, the timer wakes us within a tick
             if (timeout_ms >= 0) {
                 std::uint64_t now = monotonic_ns();
                 if (now >= deadline)
                     return 0;
-                poll_ms = static_cast<int>((deadline - now + 999999u) / 1000000u);
+                sleep_ms = static_cast<int>((deadline - now + 999999u) / 1000000u);
             }
-            struct pollfd entries[2] = {{timer_.get(), POLLIN, 0}, {control_.get(), POLLIN, 0}};
-            if (::poll(entries, control_ ? 2 : 1, poll_ms) < 0)
-                return -errno; // -EINTR on a signal: the caller decides
-            if (control_ && entries[1].revents != 0)
-                control_closed_ = true; // the owner sends nothing after its answer: this is its end closing
-            drain_timer();
+            if (wake_) {
+                epoll_event events[2];
+                int n = ::epoll_wait(waiter_.get(), events, 2, sleep_ms);
+                if (n < 0)
+                    return -errno; // -EINTR on a signal: the caller decides
+                for (int i = 0; i < n; ++i)
+                    if (events[i].data.u32 == kControlEvent)
+                        control_closed_ = true; // the owner sends nothing after its answer: this is its end closing
+            } else {
+                struct pollfd entry = {waiter_.get(), POLLIN, 0};
+                if (::poll(&entry, 1, sleep_ms) < 0)
+                    return -errno;
+            }
+            drain_waiter();
             if (stash_count_ != 0)
                 flush_stash();
             if (rx_.occupancy() != 0)
                 return 1;
             if (owner_gone())
                 return -EPIPE;
+            if (!sleep_announced())
+                return 1;
         }
     }
 
-    int selectable_fd() const noexcept override { return timer_.get(); }
+    int selectable_fd() const noexcept override { return waiter_.get(); }
 
     void stats(zc_device_stats& stats) noexcept override
     {
@@ -306,10 +341,15 @@ private:
         }
     }
 
-    void drain_timer() noexcept
+    // Empties what made the selectable fd readable: the eventfd's count, or
+    // the timer's ticks.
+    void drain_waiter() noexcept { wakeup::drain(wake_ ? wake_.get() : waiter_.get()); }
+
+    // Tells the owner we are about to sleep (with a socket; without, the
+    // timer wakes us anyway): false when packets came meanwhile.
+    bool sleep_announced() noexcept
     {
-        std::uint64_t ticks = 0;
-        [[maybe_unused]] ssize_t got = ::read(timer_.get(), &ticks, sizeof ticks); // EAGAIN when none
+        return !wake_ || wakeup::prepare_to_sleep(*info_, [this] { return rx_.occupancy() != 0; });
     }
 
     // Whether the cluster's owner is gone: its region marked dead, or its
@@ -353,7 +393,8 @@ private:
     QueueInfo* info_;
     std::uint32_t queue_;
     std::uint64_t claim_;
-    UniqueFd timer_;
+    UniqueFd waiter_;  // the selectable fd: epoll set of wake_ and control_, or the millisecond timer
+    UniqueFd wake_;    // the queue's wake-up eventfd, from the owner (-1: the owner has no socket)
     UniqueFd control_; // the owner's control socket: open while we read the queue (-1: the owner has none)
     RingConsumer<zc_desc> rx_;
     RingProducer<zc_desc> return_;
@@ -384,23 +425,11 @@ private:
 
 } // namespace
 
-int open_cluster_queue(const DeviceName& name, const zc_device_config& config, std::unique_ptr<Driver>& out,
-                       zc_error* err)
+namespace {
+
+// Without a control socket: the millisecond timer wait() sleeps on.
+int make_timer(std::uint32_t id, std::uint32_t queue, UniqueFd& out, zc_error* err)
 {
-    const std::uint32_t id = name.cluster;
-    zc_cluster* attached = nullptr;
-    if (int rc = zc_cluster_attach(id, nullptr, &attached, err); rc != 0)
-        return rc; // no such cluster, permission denied, owner gone...: as attach says
-    Cluster cluster(attached);
-
-    if (name.queue < 0 || static_cast<std::uint32_t>(name.queue) >= attached->queue_count) {
-        if (attached->queue_count == 0)
-            return fail(err, -EINVAL, "cluster %u has no queues", id);
-        return fail(err, -EINVAL, "cluster %u has no queue %d: cluster %u has queues 0 to %u", id, name.queue, id,
-                    attached->queue_count - 1);
-    }
-    const auto queue = static_cast<std::uint32_t>(name.queue);
-
     UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
     if (!timer)
         return fail(err, -errno, "cluster %u queue %u: cannot create the wait timer: %s", id, queue,
@@ -411,6 +440,79 @@ int open_cluster_queue(const DeviceName& name, const zc_device_config& config, s
     if (::timerfd_settime(timer.get(), 0, &period, nullptr) != 0)
         return fail(err, -errno, "cluster %u queue %u: cannot start the wait timer: %s", id, queue,
                     std::strerror(errno));
+    out = std::move(timer);
+    return 0;
+}
+
+// With one: the epoll set of the wake-up eventfd and the connection.
+int make_epoll(std::uint32_t id, std::uint32_t queue, int wake, int control, UniqueFd& out, zc_error* err)
+{
+    UniqueFd set(::epoll_create1(EPOLL_CLOEXEC));
+    if (!set)
+        return fail(err, -errno, "cluster %u queue %u: cannot create an epoll set: %s", id, queue,
+                    std::strerror(errno));
+    epoll_event on_wake{};
+    on_wake.events = EPOLLIN;
+    on_wake.data.u32 = kWakeEvent;
+    epoll_event on_control{};
+    on_control.events = EPOLLIN | EPOLLRDHUP;
+    on_control.data.u32 = kControlEvent;
+    if (::epoll_ctl(set.get(), EPOLL_CTL_ADD, wake, &on_wake) != 0 ||
+        ::epoll_ctl(set.get(), EPOLL_CTL_ADD, control, &on_control) != 0)
+        return fail(err, -errno, "cluster %u queue %u: cannot watch the wake-up eventfd: %s", id, queue,
+                    std::strerror(errno));
+    out = std::move(set);
+    return 0;
+}
+
+// Attaches cluster `id` for a consumer of `queue`: through the owner's
+// control socket when it serves one, else by the region file's path.
+int attach_consumer(std::uint32_t id, std::uint32_t queue, Cluster& cluster, UniqueFd& waiter, UniqueFd& wake,
+                    UniqueFd& control, zc_error* err)
+{
+    control::Attachment handed;
+    int rc = control::attach(id, queue, handed, err);
+    zc_cluster* attached = nullptr;
+    if (rc == 0) {
+        control = UniqueFd(handed.connection);
+        wake = UniqueFd(handed.wake);
+        if (int r = attach_region_fd(id, handed.region, true, &attached, err); r != 0)
+            return r;
+        cluster = Cluster(attached);
+        return make_epoll(id, queue, wake.get(), control.get(), waiter, err);
+    }
+    if (rc != -ENOENT)
+        return rc; // refused, or the owner misbehaved: as it says
+    // No socket: an owner on the library API alone, or none at all.
+    if (int r = zc_cluster_attach(id, nullptr, &attached, err); r != 0)
+        return r; // no such cluster, permission denied, owner gone...: as attach says
+    cluster = Cluster(attached);
+    const std::uint32_t flags =
+        std::atomic_ref<std::uint32_t>(attached->header->flags).load(std::memory_order_acquire);
+    if ((flags & control::kRegionControlSocket) != 0)
+        return fail(err, -ENOENT, "cluster %u: its owner (pid %d) serves a control socket, but %s is gone (removed?)",
+                    id, static_cast<int>(attached->header->owner_pid), control::socket_path(id).c_str());
+    if (int r = protect_pool(*attached, err); r != 0)
+        return r;
+    return make_timer(id, queue, waiter, err);
+}
+
+} // namespace
+
+int open_cluster_queue(const DeviceName& name, const zc_device_config& config, std::unique_ptr<Driver>& out,
+                       zc_error* err)
+{
+    const std::uint32_t id = name.cluster;
+    if (name.queue < 0)
+        return fail(err, -EINVAL, "cluster %u: no queue %d", id, name.queue);
+    const auto queue = static_cast<std::uint32_t>(name.queue);
+    Cluster cluster;
+    UniqueFd waiter, wake, control;
+    if (int rc = attach_consumer(id, queue, cluster, waiter, wake, control, err); rc != 0)
+        return rc;
+    zc_cluster* attached = cluster.get();
+    if (name_queue_missing(attached, id, queue, err) != 0)
+        return -EINVAL; // an owner that granted a queue it does not have
 
     const std::uint32_t capacity = attached->frame_count < kMaxStash ? attached->frame_count : kMaxStash;
     std::vector<zc_desc> stash;
@@ -418,24 +520,12 @@ int open_cluster_queue(const DeviceName& name, const zc_device_config& config, s
     std::uint64_t claim = 0;
     if (int rc = clusterq::claim_queue(attached->queues[queue], id, queue, &claim, err); rc != 0)
         return rc;
-    // An owner that serves a control socket (zc-balance) learns through it
-    // that we are here, and from its closing that we left.
-    UniqueFd control;
-    const std::uint32_t flags =
-        std::atomic_ref<std::uint32_t>(attached->header->flags).load(std::memory_order_acquire);
-    if ((flags & control::kRegionControlSocket) != 0) {
-        int fd = control::attach(id, queue, err);
-        if (fd < 0) {
-            clusterq::release_queue(attached->queues[queue], claim);
-            return fd;
-        }
-        control = UniqueFd(fd);
-    }
     try {
         stash.resize(capacity);
         // Nothing is moved from until operator new has succeeded.
-        driver = std::make_unique<ClusterQueueDriver>(std::move(cluster), queue, claim, std::move(timer),
-                                                      std::move(control), std::move(stash), config.snaplen);
+        driver = std::make_unique<ClusterQueueDriver>(std::move(cluster), queue, claim, std::move(waiter),
+                                                      std::move(wake), std::move(control), std::move(stash),
+                                                      config.snaplen);
     } catch (const std::bad_alloc&) {
         clusterq::release_queue(attached->queues[queue], claim);
         return fail(err, -ENOMEM, "cluster %u queue %u: no memory for %u return descriptors", id, queue, capacity);

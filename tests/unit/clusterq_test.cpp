@@ -574,7 +574,7 @@ TEST_F(ClusterQueueTest, SelectableFdWakesAndWaitTimesOut)
     int fd = zc_device_selectable_fd(device);
     ASSERT_GE(fd, 0);
     struct pollfd entry = {fd, POLLIN, 0};
-    EXPECT_EQ(::poll(&entry, 1, 5000), 1); // the interim tick
+    EXPECT_EQ(::poll(&entry, 1, 5000), 1); // the tick of an owner without a control socket
     EXPECT_EQ(zc_device_wait(device, 20), 0);
     zc::Queue worker(owner, 1, ZC_QUEUE_WORKER);
     send(worker, 1);

@@ -38,7 +38,7 @@ extern "C" {
 /* Bumped when a function or struct of this header changes incompatibly. */
 #define ZC_API_VERSION 1
 /* Bumped when the shared region's layout changes. */
-#define ZC_LAYOUT_VERSION 1
+#define ZC_LAYOUT_VERSION 2
 
 /* The API version the library was built with (compare to ZC_API_VERSION). */
 unsigned zc_api_version(void);

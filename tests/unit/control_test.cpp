@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: BSD-3-Clause
+//
+// Attaching through the owner's control socket (core/src/control_socket,
+// drivers/clusterq) with a real balancer as the owner: the region comes over
+// SCM_RIGHTS (so the consumer needs no access to the region file), the
+// packet pool is mapped read-only, a consumer outside the cluster's group is
+// refused with a sentence (by the socket's mode, and by the owner's own
+// credential check), a member is served, and the eventfd wake-up never loses
+// a wake-up.
+//
+// Needs root (/run/zc, and dropping to user nobody in children): skipped
+// otherwise. Children are forked while the test is single-threaded; the
+// parent then runs the owner's loop until the child is done.
+
+#include <gtest/gtest.h>
+
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "zc/balance.h"
+#include "zc/device.h"
+#include "zc/zc.h"
+
+namespace {
+
+constexpr gid_t kClusterGroup = 4242; // a group nobody is in
+constexpr uid_t kNobody = 65534;
+
+bool contains(const char* text, const char* part) { return std::strstr(text, part) != nullptr; }
+
+class ControlSocketTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (::geteuid() != 0)
+            GTEST_SKIP() << "needs root: /run/zc and user nobody";
+        std::random_device random;
+        id = 3000000000u + static_cast<std::uint32_t>(random() % 1000000000u);
+    }
+
+    void TearDown() override
+    {
+        zc_balancer_close(balancer);
+        if (device)
+            zc_device_close(device);
+        if (cluster)
+            zc_cluster_close(cluster);
+    }
+
+    // A cluster of `queues` queues in one group, fed by zc:synthetic, with
+    // its control socket listening. `group`: the region's group, or -1.
+    void start(std::uint32_t queues, std::int32_t group = -1)
+    {
+        zc_cluster_config cc;
+        zc_cluster_config_init(&cc);
+        cc.frame_count = 1024 + queues * 256 + 256;
+        cc.queue_count = queues;
+        cc.queue_slots = 256;
+        cc.flags = ZC_CLUSTER_NO_HUGEPAGES;
+        cc.group = group;
+        zc_error err{};
+        ASSERT_EQ(zc_cluster_create(id, &cc, &cluster, &err), 0) << err.message;
+        zc_device_config dc;
+        zc_device_config_init(&dc);
+        dc.pool = cluster;
+        dc.frame_count = 1024;
+        dc.synthetic_flows = 8;
+        ASSERT_EQ(zc_device_open("zc:synthetic", &dc, &device, &err), 0) << err.message;
+        zc_balancer_config bc;
+        zc_balancer_config_init(&bc);
+        bc.groups[0].queues = queues;
+        bc.group_count = 1;
+        ASSERT_EQ(zc_balancer_create(cluster, &device, 1, &bc, &balancer, &err), 0) << err.message;
+        ASSERT_EQ(zc_balancer_listen(balancer, &err), 0) << err.message;
+    }
+
+    std::string queue_name(std::uint32_t queue) const
+    {
+        return "zc:" + std::to_string(id) + "@" + std::to_string(queue);
+    }
+    std::string socket_path() const { return "/run/zc/cluster-" + std::to_string(id) + ".sock"; }
+
+    // The owner's loop until child `pid` exits (10 s at most: then it is
+    // killed); returns its wait status. With `produce`, packets flow.
+    int serve_child(pid_t pid, bool produce)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        for (;;) {
+            zc_balancer_event events[8];
+            zc_balancer_control(balancer, events, 8);
+            if (produce)
+                zc_balancer_poll(balancer);
+            int status = 0;
+            if (::waitpid(pid, &status, WNOHANG) == pid)
+                return status;
+            if (std::chrono::steady_clock::now() > deadline) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, &status, 0);
+                ADD_FAILURE() << "the child did not finish in 10 s";
+                return status;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    }
+
+    std::uint32_t id = 0;
+    zc_cluster* cluster = nullptr;
+    zc_device* device = nullptr;
+    zc_balancer* balancer = nullptr;
+};
+
+// In a child: becomes user nobody, in `group` too when it is not -1.
+bool become_nobody(std::int32_t group)
+{
+    gid_t groups[1] = {static_cast<gid_t>(group)};
+    return ::setgroups(group < 0 ? 0 : 1, groups) == 0 && ::setgid(kNobody) == 0 && ::setuid(kNobody) == 0;
+}
+
+// In a child: opens queue `name`; exits 0 when the open's result is `want`
+// and its message holds `said`, else prints what happened and exits 1. With
+// want 0, it also waits for a packet and reads it.
+[[noreturn]] void open_and_exit(const std::string& name, int want, const char* said)
+{
+    zc_device* consumer = nullptr;
+    zc_error err{};
+    int rc = zc_device_open(name.c_str(), nullptr, &consumer, &err);
+    if (rc != want || (said && !contains(err.message, said))) {
+        std::fprintf(stderr, "open %s: %d (wanted %d): %s\n", name.c_str(), rc, want, err.message);
+        ::_exit(1);
+    }
+    if (rc == 0) {
+        zc_packet packet;
+        if (zc_device_wait(consumer, 5000) != 1 || zc_device_recv_burst(consumer, &packet, 1) != 1) {
+            std::fprintf(stderr, "open %s: no packet came\n", name.c_str());
+            ::_exit(1);
+        }
+        zc_device_release_burst(consumer, &packet, 1);
+        zc_device_close(consumer);
+    }
+    ::_exit(0);
+}
+
+TEST_F(ControlSocketTest, PoolIsMappedReadOnly)
+{
+    start(1);
+    pid_t child = ::fork();
+    if (child == 0) {
+        zc_device* consumer = nullptr;
+        zc_packet packet;
+        if (zc_device_open(queue_name(0).c_str(), nullptr, &consumer, nullptr) != 0 ||
+            zc_device_wait(consumer, 5000) != 1 || zc_device_recv_burst(consumer, &packet, 1) != 1)
+            ::_exit(3);
+        const_cast<std::uint8_t*>(packet.data)[0] ^= 0xff; // must fault
+        ::_exit(0);
+    }
+    ASSERT_GT(child, 0);
+    int status = serve_child(child, true);
+    ASSERT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "the child could not read a packet";
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+        << "a consumer wrote into the pool (status " << status << ")";
+}
+
+TEST_F(ControlSocketTest, UserOutsideTheGroupIsRefusedBySocketMode)
+{
+    start(1, kClusterGroup);
+    struct stat st {};
+    ASSERT_EQ(::stat(socket_path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0660u);
+    EXPECT_EQ(st.st_gid, kClusterGroup);
+    pid_t child = ::fork();
+    if (child == 0) {
+        if (!become_nobody(-1))
+            ::_exit(2);
+        open_and_exit(queue_name(0), -EACCES, "permission denied (consumers need root or the cluster's group)");
+    }
+    int status = serve_child(child, false);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+TEST_F(ControlSocketTest, UserOutsideTheGroupIsRefusedByTheOwner)
+{
+    start(1, kClusterGroup);
+    // The socket open to all: the owner's own check (SO_PEERCRED) still holds.
+    ASSERT_EQ(::chmod(socket_path().c_str(), 0666), 0);
+    pid_t child = ::fork();
+    if (child == 0) {
+        if (!become_nobody(-1))
+            ::_exit(2);
+        open_and_exit(queue_name(0), -EACCES, "uid 65534 gid 65534 may not read it (root or group 4242 only)");
+    }
+    int status = serve_child(child, false);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+TEST_F(ControlSocketTest, MemberOfTheGroupIsServedWithoutAccessToTheRegionFile)
+{
+    start(1, kClusterGroup);
+    // The region file closed to the group: the descriptor the owner hands
+    // over is what the consumer maps.
+    zc_cluster_info info;
+    info.struct_size = sizeof info;
+    ASSERT_EQ(zc_cluster_get_info(cluster, &info), 0);
+    ASSERT_EQ(::chmod(info.path, 0600), 0);
+    pid_t child = ::fork();
+    if (child == 0) {
+        if (!become_nobody(static_cast<std::int32_t>(kClusterGroup)))
+            ::_exit(2);
+        open_and_exit(queue_name(0), 0, nullptr);
+    }
+    int status = serve_child(child, true);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+// The consumer sleeps on an empty queue over and over; the owner puts a
+// burst on it at a random moment each time (before, during or after the
+// consumer's announcement). A lost wake-up shows as a wait that sleeps its
+// whole timeout (5 s; a woken one returns in microseconds) before it finds
+// the packets.
+TEST_F(ControlSocketTest, WakeUpsAreNeverLost)
+{
+    start(1);
+    constexpr int kRounds = 2000;
+    constexpr int kTimeoutMs = 5000;
+    std::atomic<int> opened{0}; // 1 opened, -1 failed
+    std::atomic<int> rounds_done{0};
+    std::atomic<int> timeouts{0};
+    zc_error open_error{};
+    std::thread consumer([&] {
+        zc_device* d = nullptr;
+        if (zc_device_open(queue_name(0).c_str(), nullptr, &d, &open_error) != 0) {
+            opened = -1;
+            return;
+        }
+        opened = 1;
+        zc_packet packets[64];
+        for (int round = 0; round < kRounds; ++round) {
+            const auto asleep = std::chrono::steady_clock::now();
+            int rc = zc_device_wait(d, kTimeoutMs);
+            if (rc != 1 || std::chrono::steady_clock::now() - asleep >= std::chrono::milliseconds(kTimeoutMs)) {
+                ++timeouts;
+                break;
+            }
+            // Everything the owner put on the ring this round, then empty.
+            std::uint32_t n;
+            while ((n = zc_device_recv_burst(d, packets, 64)) != 0)
+                zc_device_release_burst(d, packets, n);
+            rounds_done.store(round + 1, std::memory_order_release);
+        }
+        zc_device_close(d);
+    });
+    std::mt19937 random(12345);
+    zc_balancer_event events[8];
+    while (opened == 0)
+        zc_balancer_control(balancer, events, 8);
+    ASSERT_EQ(opened, 1) << open_error.message;
+    for (int round = 0; round < kRounds && timeouts == 0; ++round) {
+        // Wait until the consumer has emptied the queue of the last round.
+        while (rounds_done.load(std::memory_order_acquire) < round && timeouts == 0)
+            std::this_thread::yield();
+        std::this_thread::sleep_for(std::chrono::microseconds(random() % 200));
+        while (zc_balancer_poll(balancer) == 0 && timeouts == 0) {
+        }
+    }
+    consumer.join();
+    EXPECT_EQ(timeouts, 0) << "a wait slept its whole timeout in round " << rounds_done
+                           << " although the owner had put packets on the ring: a lost wake-up";
+    EXPECT_EQ(rounds_done, kRounds);
+}
+
+} // namespace
