@@ -5,7 +5,9 @@
 # 2, wait mode) learns it from its control socket closing, reclaims queue 1
 # at once, and says so; queue 0's consumer loses nothing through it; every
 # buffer comes home (the pool's free count returns to where it started); a
-# new consumer attaches to queue 1 and receives.
+# new consumer attaches to queue 1 and receives. Then zc-balance itself is
+# killed with SIGKILL: the stock tcpdump reading a queue exits at once with
+# a message that says so, after the frames already queued.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pcap_zc_lib.sh"
 netns_pair
@@ -16,7 +18,7 @@ socket=/run/zc/cluster-$cluster.sock
 
 start_in_b "$workdir/balance.log" "zc-balance: cluster $cluster:" "$tools/zc-balance" -i "zc:$veth_b" -c $cluster -n 2 --on-full wait
 balancer=$bg_pid
-stop_all() { kill -9 ${q0:-} ${q1:-} ${q1b:-} $balancer 2>/dev/null; }
+stop_all() { kill -9 ${q0:-} ${q1:-} ${q1b:-} ${dump:-} $balancer 2>/dev/null; }
 cleanups="$cleanups stop_all"
 [ -S "$socket" ] || fail "zc-balance made no control socket at $socket"
 
@@ -88,3 +90,24 @@ bg_pid=$balancer
 wait_bg 10 || fail "zc-balance did not stop cleanly"
 [ ! -e "$socket" ] || fail "zc-balance left its control socket behind"
 [ ! -e "/dev/shm/zc/cluster-$cluster" ] || fail "zc-balance left its cluster region behind"
+
+note "zc-balance killed with SIGKILL: the stock tcpdump on a queue exits with a message"
+start_in_b "$workdir/balance2.log" "zc-balance: cluster $cluster:" "$tools/zc-balance" -i "zc:$veth_b" -c $cluster -n 1 --on-full wait
+balancer=$bg_pid
+start_in_b "$workdir/tcpdump.log" "listening on" env LD_PRELOAD="$preload" \
+    tcpdump -n -w "$out/owner-killed.pcap" -i "zc:$cluster@0"
+dump=$bg_pid
+send_frames 1000 $flows
+sleep 0.5 # the frames on the queue's ring before the owner dies
+kill -9 "$balancer"
+bg_pid=$dump
+status=0
+wait_bg 10 || status=$?
+dump=
+cat "$workdir/tcpdump.log"
+[ "$status" -ne 0 ] || fail "tcpdump exited 0 after its cluster's owner was killed"
+grep -q "cluster $cluster: its owner (pid [0-9]*) closed the control socket" "$workdir/tcpdump.log" ||
+    fail "tcpdump's message does not say that the owner is gone"
+n=$(tcpdump -n -r "$out/owner-killed.pcap" 2>/dev/null | wc -l)
+[ "$n" -eq 1000 ] || fail "tcpdump wrote $n of the 1000 frames queued before the owner died"
+exit 0
