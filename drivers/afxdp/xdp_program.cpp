@@ -18,7 +18,7 @@ namespace zc::afxdp {
 
 int fail_privileges(const std::string& interface, zc_error* err)
 {
-    return fail(err, -EPERM, "%s: AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (run as root)",
+    return fail(err, -EPERM, "%s: AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF and CAP_PERFMON (run as root)",
                 interface.c_str());
 }
 

@@ -620,7 +620,7 @@ TEST_F(AfXdpTest, WithoutPrivilegesIsEPERM)
     const std::string& interface = net().four.b;
     Opened opened = open_as_nobody(device_name(interface), device_config(ZC_DEVICE_RX));
     EXPECT_EQ(opened.rc, -EPERM) << opened.message;
-    EXPECT_EQ(opened.message, interface + ": AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (run as root)");
+    EXPECT_EQ(opened.message, interface + ": AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF and CAP_PERFMON (run as root)");
     expect_interface_clean(interface);
 }
 
