@@ -51,6 +51,14 @@
  *                       inner packet cut short, an outer fragment — it hashes
  *                       the outer packet by the 5tuple rules. The inner flow
  *                       hashes exactly as the same flow would untunnelled.
+ *                       Tunnels are recognised by their well-known UDP ports
+ *                       (2152, 4789, on either side), as Suricata and
+ *                       Wireshark do: an ordinary UDP conversation that
+ *                       happens to use one of those ports (a NAT-chosen
+ *                       source port 4789, say) and whose payload passes the
+ *                       header checks is read as a tunnel, and its two
+ *                       directions may then reach different queues. Use
+ *                       5tuple on links that carry no such tunnels.
  *
  * Fragments. An IPv4 packet with More Fragments set or a fragment offset, or
  * an IPv6 packet whose Fragment header has M set or an offset, is hashed on
