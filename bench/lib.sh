@@ -18,9 +18,11 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 tx_packets() { in_a cat "/sys/class/net/$veth_a/statistics/tx_packets"; }
 
 # saturate SECONDS: zc-send at top speed, 64-byte frames, 64 flows, for
-# SECONDS, in the background; stopped on exit.
+# SECONDS, in the background; stopped on exit. ip netns exec execs zc-send,
+# so $sender is zc-send itself (through in_a it would be a subshell, and
+# killing that would leave zc-send running).
 saturate() {
-    in_a "$tools/zc-send" -i "$veth_a" -s 64 -f 64 -d "$1" -q >"$workdir/send.log" 2>&1 &
+    ip netns exec "$ns_a" "$tools/zc-send" -i "$veth_a" -s 64 -f 64 -d "$1" -q >"$workdir/send.log" 2>&1 &
     sender=$!
     cleanups="$cleanups stop_sender"
     sleep 1
