@@ -6,6 +6,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -47,6 +48,18 @@ inline constexpr std::uint32_t kMetaHeadroom = 64;
 inline constexpr std::uint32_t kXdpHeadroom = 256;
 
 RingShared* queue_ring(zc_cluster* cluster, std::uint32_t queue, bool rx) noexcept;
+
+// A buffer's owner field, for drivers' per-packet paths: what
+// zc_buffer_set_owner and zc_buffer_owner do, inline, for a buffer index the
+// caller has already checked against frame_count.
+inline void set_owner(zc_cluster& c, std::uint32_t buffer, std::uint32_t owner) noexcept
+{
+    std::atomic_ref<std::uint32_t>(c.states[buffer].owner).store(owner, std::memory_order_relaxed);
+}
+inline std::uint32_t owner_of(const zc_cluster& c, std::uint32_t buffer) noexcept
+{
+    return std::atomic_ref<std::uint32_t>(c.states[buffer].owner).load(std::memory_order_relaxed);
+}
 
 // Attaches cluster `id` through a region file descriptor another process
 // handed over (the owner's control socket), with zc_cluster_attach's checks

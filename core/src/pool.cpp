@@ -110,14 +110,14 @@ extern "C" std::uint32_t zc_buffer_refcount(const zc_cluster* c, std::uint32_t b
 extern "C" void zc_buffer_set_owner(zc_cluster* c, std::uint32_t buffer, std::uint32_t owner)
 {
     if (buffer < c->frame_count)
-        std::atomic_ref<std::uint32_t>(c->states[buffer].owner).store(owner, std::memory_order_relaxed);
+        zc::set_owner(*c, buffer, owner);
 }
 
 extern "C" std::uint32_t zc_buffer_owner(const zc_cluster* c, std::uint32_t buffer)
 {
     if (buffer >= c->frame_count)
         return ZC_OWNER(ZC_OWNER_FREE, 0);
-    return std::atomic_ref<std::uint32_t>(c->states[buffer].owner).load(std::memory_order_relaxed);
+    return zc::owner_of(*c, buffer);
 }
 
 extern "C" std::uint64_t zc_buffer_addr(const zc_cluster* c, std::uint32_t buffer)

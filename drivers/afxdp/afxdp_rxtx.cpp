@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "../../core/src/cluster.hpp"
 #include "afxdp_driver.hpp"
 
 namespace zc::afxdp {
@@ -101,7 +102,7 @@ std::uint32_t AfXdpDriver::recv_burst(zc_packet* packets, std::uint32_t n) noexc
             meta->length = desc->len;
             meta->port = socket.port;
             meta->flags = 0;
-            zc_buffer_set_owner(pool, buffer, ZC_OWNER(ZC_OWNER_WORKER, index));
+            set_owner(*pool, buffer, ZC_OWNER(ZC_OWNER_WORKER, index));
 
             zc_packet& packet = packets[got++];
             packet.data = reinterpret_cast<const std::uint8_t*>(umem_base_ + desc->addr);
@@ -158,13 +159,16 @@ void AfXdpDriver::release_burst(const zc_packet* packets, std::uint32_t n) noexc
         std::uint32_t index = packets[i].queue;
         std::uint32_t buffer = packets[i].buffer;
         // Only what the caller holds: not twice, not another pool's buffer.
-        std::uint32_t kind = ZC_OWNER_KIND(zc_buffer_owner(pool, buffer));
-        if (index >= socket_count_ || buffer >= frame_count_ || kind == ZC_OWNER_DEVICE || kind == ZC_OWNER_FREE)
-            [[unlikely]] {
+        if (index >= socket_count_ || buffer >= frame_count_) [[unlikely]] {
             ++bad;
             continue;
         }
-        zc_buffer_set_owner(pool, buffer, ZC_OWNER(ZC_OWNER_DEVICE, index));
+        std::uint32_t kind = ZC_OWNER_KIND(owner_of(*pool, buffer));
+        if (kind == ZC_OWNER_DEVICE || kind == ZC_OWNER_FREE) [[unlikely]] {
+            ++bad;
+            continue;
+        }
+        set_owner(*pool, buffer, ZC_OWNER(ZC_OWNER_DEVICE, index));
         Socket& socket = sockets_[index];
         if (!socket.listed) {
             socket.listed = true;
@@ -237,7 +241,7 @@ std::uint32_t AfXdpDriver::send_burst(const std::uint32_t* buffers, const std::u
             desc->addr = frame_addr(buffers[i]) + data_offset_;
             desc->len = lengths[i];
             desc->options = 0;
-            zc_buffer_set_owner(pool_.get(), buffers[i], ZC_OWNER(ZC_OWNER_DEVICE, 0));
+            set_owner(*pool_.get(), buffers[i], ZC_OWNER(ZC_OWNER_DEVICE, 0));
         }
         xsk_ring_prod__submit(&socket.tx, count);
         if (xsk_ring_prod__needs_wakeup(&socket.tx))
