@@ -264,6 +264,13 @@ int read_packets(Handle& handle, int cnt, pcap_handler callback, u_char* user) n
             timeout = static_cast<int>(deadline - now);
         }
         int rc = wait_for_packets(handle, timeout);
+        if (rc == -EPIPE) {
+            // Only a cluster queue ends this way (zc(7)): say what it means.
+            set_error(handle, "%s: the cluster's owner (zc-balance) is gone; no more packets will come",
+                      handle.name.c_str());
+            delivered = PCAP_ERROR;
+            goto done;
+        }
         if (rc < 0) {
             set_error(handle, "%s: waiting for packets failed: %s", handle.name.c_str(), std::strerror(-rc));
             delivered = PCAP_ERROR;

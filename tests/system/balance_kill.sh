@@ -106,7 +106,8 @@ wait_bg 10 || status=$?
 dump=
 cat "$workdir/tcpdump.log"
 [ "$status" -ne 0 ] || fail "tcpdump exited 0 after its cluster's owner was killed"
-grep -q "cluster $cluster: its owner (pid [0-9]*) closed the control socket" "$workdir/tcpdump.log" ||
+grep -q "cluster $cluster: its owner (pid [0-9]*) closed the control socket" "$workdir/tcpdump.log" &&
+    grep -q "zc:$cluster@0: the cluster's owner (zc-balance) is gone; no more packets will come" "$workdir/tcpdump.log" ||
     fail "tcpdump's message does not say that the owner is gone"
 n=$(tcpdump -n -r "$out/owner-killed.pcap" 2>/dev/null | wc -l)
 [ "$n" -eq 1000 ] || fail "tcpdump wrote $n of the 1000 frames queued before the owner died"

@@ -61,15 +61,16 @@ protected:
             zc_cluster_close(cluster);
     }
 
-    // A cluster of `queues` queues in one group, fed by zc:synthetic, with
-    // its control socket listening. `group`: the region's group, or -1.
-    void start(std::uint32_t queues, std::int32_t group = -1)
+    // A cluster of `queues` queues of `slots` slots in one group, fed by
+    // zc:synthetic (with `frames` buffers), with its control socket
+    // listening. `group`: the region's group, or -1.
+    void start(std::uint32_t queues, std::int32_t group = -1, std::uint32_t slots = 256, std::uint32_t frames = 1024)
     {
         zc_cluster_config cc;
         zc_cluster_config_init(&cc);
-        cc.frame_count = 1024 + queues * 256 + 256;
+        cc.frame_count = frames + queues * slots + 256;
         cc.queue_count = queues;
-        cc.queue_slots = 256;
+        cc.queue_slots = slots;
         cc.flags = ZC_CLUSTER_NO_HUGEPAGES;
         cc.group = group;
         zc_error err{};
@@ -77,7 +78,7 @@ protected:
         zc_device_config dc;
         zc_device_config_init(&dc);
         dc.pool = cluster;
-        dc.frame_count = 1024;
+        dc.frame_count = frames;
         dc.synthetic_flows = 8;
         ASSERT_EQ(zc_device_open("zc:synthetic", &dc, &device, &err), 0) << err.message;
         zc_balancer_config bc;
@@ -230,14 +231,14 @@ TEST_F(ControlSocketTest, MemberOfTheGroupIsServedWithoutAccessToTheRegionFile)
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
-// The consumer sleeps on an empty queue over and over; the owner puts a
-// burst on it at a random moment each time (before, during or after the
+// The consumer sleeps on an empty queue over and over; the owner puts
+// packets on it at a random moment each time (before, during or after the
 // consumer's announcement). A lost wake-up shows as a wait that sleeps its
 // whole timeout (5 s; a woken one returns in microseconds) before it finds
-// the packets.
-TEST_F(ControlSocketTest, WakeUpsAreNeverLost)
+// the packets. With `until_idle` the owner polls on after the first
+// productive round until a round finds nothing, as zc-balance's loop does.
+void run_wake_rounds(zc_balancer* balancer, const std::string& name, bool until_idle)
 {
-    start(1);
     constexpr int kRounds = 2000;
     constexpr int kTimeoutMs = 5000;
     std::atomic<int> opened{0}; // 1 opened, -1 failed
@@ -246,7 +247,7 @@ TEST_F(ControlSocketTest, WakeUpsAreNeverLost)
     zc_error open_error{};
     std::thread consumer([&] {
         zc_device* d = nullptr;
-        if (zc_device_open(queue_name(0).c_str(), nullptr, &d, &open_error) != 0) {
+        if (zc_device_open(name.c_str(), nullptr, &d, &open_error) != 0) {
             opened = -1;
             return;
         }
@@ -279,11 +280,28 @@ TEST_F(ControlSocketTest, WakeUpsAreNeverLost)
         std::this_thread::sleep_for(std::chrono::microseconds(random() % 200));
         while (zc_balancer_poll(balancer) == 0 && timeouts == 0) {
         }
+        if (until_idle)
+            while (zc_balancer_poll(balancer) != 0 && timeouts == 0) {
+            }
     }
     consumer.join();
     EXPECT_EQ(timeouts, 0) << "a wait slept its whole timeout in round " << rounds_done
                            << " although the owner had put packets on the ring: a lost wake-up";
     EXPECT_EQ(rounds_done, kRounds);
+}
+
+TEST_F(ControlSocketTest, WakeUpsAreNeverLost)
+{
+    start(1);
+    run_wake_rounds(balancer, queue_name(0), false);
+}
+
+TEST_F(ControlSocketTest, FewPacketsOnALargeRingWakeTheConsumer)
+{
+    // 4096 slots and a device of 16 buffers: every round delivers a few
+    // packets, then the owner runs idle rounds.
+    start(1, -1, 4096, 16);
+    run_wake_rounds(balancer, queue_name(0), true);
 }
 
 } // namespace
