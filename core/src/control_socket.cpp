@@ -385,11 +385,12 @@ void Server::service_impl(LeaveFn leave, void* context, std::vector<Event>& even
     }
     for (const Connection& c : connections_)
         entries.push_back(pollfd{c.fd, POLLIN, 0});
-    if (::poll(entries.data(), entries.size(), 0) <= 0)
-        return;
-    for (std::size_t i = entries.size(); i-- > 0;)
-        if ((entries[i].revents & (POLLHUP | POLLERR)) != 0)
-            drop(i, leave, context, events);
+    if (::poll(entries.data(), entries.size(), 0) > 0)
+        for (std::size_t i = entries.size(); i-- > 0;)
+            if ((entries[i].revents & (POLLHUP | POLLERR)) != 0)
+                drop(i, leave, context, events);
+    // Then requests, and connections that never asked for anything (their
+    // deadline is checked whether or not anything else happened).
     const std::uint64_t now = monotonic_ns();
     for (std::size_t i = 0; i < connections_.size();) {
         Connection& c = connections_[i];

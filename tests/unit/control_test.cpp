@@ -15,8 +15,11 @@
 #include <gtest/gtest.h>
 
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../core/src/control_socket.hpp"
 #include "zc/balance.h"
 #include "zc/device.h"
 #include "zc/zc.h"
@@ -41,6 +45,7 @@ constexpr uid_t kNobody = 65534;
 constexpr int kFaulted = 42; // a child's exit code after SIGSEGV
 
 bool contains(const char* text, const char* part) { return std::strstr(text, part) != nullptr; }
+bool contains(const char* text, const std::string& part) { return contains(text, part.c_str()); }
 
 class ControlSocketTest : public ::testing::Test {
 protected:
@@ -118,6 +123,41 @@ protected:
         }
     }
 
+    // A raw connection to the control socket, as a buggy or hostile client
+    // would make it.
+    int connect_raw() const
+    {
+        int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket_path().c_str());
+        if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+            ::close(fd);
+            return -1;
+        }
+        return fd;
+    }
+
+    // Runs the owner's control loop until `fd` has an answer (or hung up),
+    // 5 s at most; returns the bytes of the answer (0: closed without one,
+    // -1: nothing came). Refusals are appended to `refused`.
+    ssize_t answer(int fd, zc::control::Reply& reply)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (std::chrono::steady_clock::now() < deadline) {
+            zc_balancer_event events[8];
+            std::uint32_t n = zc_balancer_control(balancer, events, 8);
+            for (std::uint32_t i = 0; i < n; ++i)
+                if (events[i].kind == ZC_BALANCER_CONSUMER_REFUSED)
+                    refused.push_back(events[i].text);
+            pollfd entry{fd, POLLIN, 0};
+            if (::poll(&entry, 1, 1) > 0)
+                return ::recv(fd, &reply, sizeof reply, MSG_DONTWAIT);
+        }
+        return -1;
+    }
+
+    std::vector<std::string> refused;
     std::uint32_t id = 0;
     zc_cluster* cluster = nullptr;
     zc_device* device = nullptr;
@@ -229,6 +269,81 @@ TEST_F(ControlSocketTest, MemberOfTheGroupIsServedWithoutAccessToTheRegionFile)
     }
     int status = serve_child(child, true);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+TEST_F(ControlSocketTest, GarbageAndSilenceAreRefusedAndTheOwnerServesOn)
+{
+    start(2);
+    using zc::control::Reply;
+    using zc::control::Request;
+    // Three bytes of nothing in particular.
+    int junk = connect_raw();
+    ASSERT_GE(junk, 0);
+    ASSERT_EQ(::send(junk, "zc?", 3, 0), 3);
+    Reply reply{};
+    ASSERT_EQ(answer(junk, reply), static_cast<ssize_t>(sizeof reply));
+    EXPECT_EQ(reply.status, -EPROTO);
+    EXPECT_TRUE(contains(reply.text, "unknown request")) << reply.text;
+    EXPECT_EQ(answer(junk, reply), 0) << "the owner kept a connection that spoke garbage";
+    ::close(junk);
+    // An older protocol.
+    int old = connect_raw();
+    ASSERT_GE(old, 0);
+    Request request{zc::control::kMagic, 1, sizeof(Request), 0, 0};
+    ASSERT_EQ(::send(old, &request, sizeof request, 0), static_cast<ssize_t>(sizeof request));
+    ASSERT_EQ(answer(old, reply), static_cast<ssize_t>(sizeof reply));
+    EXPECT_EQ(reply.status, -EPROTO);
+    EXPECT_TRUE(contains(reply.text, "this owner speaks version 2")) << reply.text;
+    ::close(old);
+    // A queue the cluster does not have.
+    int wrong = connect_raw();
+    ASSERT_GE(wrong, 0);
+    request = Request{zc::control::kMagic, zc::control::kVersion, sizeof(Request), 7, 0};
+    ASSERT_EQ(::send(wrong, &request, sizeof request, 0), static_cast<ssize_t>(sizeof request));
+    ASSERT_EQ(answer(wrong, reply), static_cast<ssize_t>(sizeof reply));
+    EXPECT_EQ(reply.status, -EINVAL);
+    EXPECT_TRUE(contains(reply.text, "has no queue 7: it has queues 0 to 1")) << reply.text;
+    ::close(wrong);
+    EXPECT_EQ(refused.size(), 3u);
+    // A connection that says nothing is closed after the request timeout.
+    int silent = connect_raw();
+    ASSERT_GE(silent, 0);
+    const auto before = std::chrono::steady_clock::now();
+    zc::control::Reply none{};
+    ssize_t got = -1;
+    for (int i = 0; i < 3 && got < 0; ++i) // answer() gives up after 5 s
+        got = answer(silent, none);
+    EXPECT_EQ(got, 0) << "a silent connection was kept";
+    EXPECT_GE(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(1500));
+    ::close(silent);
+    // Meanwhile nothing broke: a consumer attaches and reads.
+    pid_t child = ::fork();
+    if (child == 0)
+        open_and_exit(queue_name(1), 0, nullptr);
+    int status = serve_child(child, true);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+TEST_F(ControlSocketTest, SecondConsumerOfAQueueIsRefusedWhileTheFirstIsConnected)
+{
+    start(1);
+    using zc::control::Reply;
+    using zc::control::Request;
+    const Request request{zc::control::kMagic, zc::control::kVersion, sizeof(Request), 0, 0};
+    int first = connect_raw();
+    ASSERT_GE(first, 0);
+    ASSERT_EQ(::send(first, &request, sizeof request, 0), static_cast<ssize_t>(sizeof request));
+    Reply reply{};
+    ASSERT_EQ(answer(first, reply), static_cast<ssize_t>(sizeof reply));
+    EXPECT_EQ(reply.status, 0) << reply.text;
+    int second = connect_raw();
+    ASSERT_GE(second, 0);
+    ASSERT_EQ(::send(second, &request, sizeof request, 0), static_cast<ssize_t>(sizeof request));
+    ASSERT_EQ(answer(second, reply), static_cast<ssize_t>(sizeof reply));
+    EXPECT_EQ(reply.status, -EBUSY);
+    EXPECT_TRUE(contains(reply.text, "queue 0 is in use by pid " + std::to_string(::getpid()))) << reply.text;
+    ::close(second);
+    ::close(first);
 }
 
 // The consumer sleeps on an empty queue over and over; the owner puts
