@@ -13,9 +13,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <linux/if_xdp.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
 #include <cerrno>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +39,16 @@ double now_seconds()
     return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
+// libbpf's and libxdp's diagnostics (section names they skip, a missing
+// bpffs they work around): only with XDP_RXDROP_VERBOSE set; a failure is
+// reported by this program's own message.
+int library_print(const char* format, va_list args)
+{
+    return std::getenv("XDP_RXDROP_VERBOSE") ? std::vfprintf(stderr, format, args) : 0;
+}
+int libbpf_print(enum libbpf_print_level, const char* format, va_list args) { return library_print(format, args); }
+int libxdp_print(enum libxdp_print_level, const char* format, va_list args) { return library_print(format, args); }
+
 int usage()
 {
     std::fputs("usage: xdp-rxdrop -i IFACE [-q QUEUE] [-d SECONDS] [--json]\n", stderr);
@@ -55,6 +68,8 @@ int main(int argc, char** argv)
                                           {"duration", required_argument, nullptr, 'd'},
                                           {"json", no_argument, nullptr, 'j'},
                                           {nullptr, 0, nullptr, 0}};
+    libbpf_set_print(libbpf_print);
+    libxdp_set_print(libxdp_print);
     int option = 0;
     while ((option = getopt_long(argc, argv, "i:q:d:", longs, nullptr)) != -1) {
         switch (option) {
