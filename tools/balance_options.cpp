@@ -53,6 +53,8 @@ over its queues; consumers read queue Q as zc:CLUSTER@Q.
                            pace (default 1; 0: top speed)
       --loops N            zc:pcap: inputs: play the file N times (default 1;
                            0: forever)
+      --flows N            zc:synthetic inputs: N flows, each both ways
+                           (default 1)
       --pid-file FILE      write the process id to FILE (removed at exit)
       --daemon             run in the background; returns once the cluster,
                            the devices and the control socket are open
@@ -79,6 +81,7 @@ enum OptionId : int {
     kStats,
     kSpeed,
     kLoops,
+    kFlows,
     kPidFile,
     kDaemon,
     kForeground,
@@ -95,6 +98,7 @@ constexpr option kLongOptions[] = {
     {"stats", required_argument, nullptr, kStats},
     {"speed", required_argument, nullptr, kSpeed},
     {"loops", required_argument, nullptr, kLoops},
+    {"flows", required_argument, nullptr, kFlows},
     {"pid-file", required_argument, nullptr, kPidFile},
     {"daemon", no_argument, nullptr, kDaemon},
     {"config", required_argument, nullptr, kConfig},
@@ -195,6 +199,10 @@ std::string set_option(Options& o, int id, const std::string& value)
     case kLoops:
         if (!parse_whole(value, UINT32_MAX, &o.replay_loops))
             return "a whole number of plays, 0 (forever) or more";
+        return {};
+    case kFlows:
+        if (!parse_whole(value, 65536, &o.synthetic_flows) || o.synthetic_flows == 0)
+            return "a number of flows, 1 to 65536";
         return {};
     case kPidFile:
         if (value.empty())

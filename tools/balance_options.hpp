@@ -30,6 +30,7 @@ struct Options {
     double stats_seconds = 0;
     double replay_speed = 1.0;
     std::uint32_t replay_loops = 1;
+    std::uint32_t synthetic_flows = 1;
     std::string pid_file;
     bool daemon = false;
     // Where each option was set, as an error message names it: "--hash

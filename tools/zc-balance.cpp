@@ -175,6 +175,7 @@ int run(const Options& o, int ready_fd)
         device_config.frame_count = 4096; // taken from the cluster's pool where the device needs a share
         device_config.replay_speed = o.replay_speed; // only zc:pcap: reads these two
         device_config.replay_loops = o.replay_loops;
+        device_config.synthetic_flows = o.synthetic_flows; // only zc:synthetic reads this
         zc_device* device = nullptr;
         if (zc_device_open(full.c_str(), &device_config, &device, &err) != 0) {
             std::fprintf(stderr, "zc-balance: %s\n", err.message);
