@@ -111,4 +111,6 @@ grep -q "cluster $cluster: its owner (pid [0-9]*) closed the control socket" "$w
     fail "tcpdump's message does not say that the owner is gone"
 n=$(tcpdump -n -r "$out/owner-killed.pcap" 2>/dev/null | wc -l)
 [ "$n" -eq 1000 ] || fail "tcpdump wrote $n of the 1000 frames queued before the owner died"
+# What a killed owner leaves (the next zc-balance -c would replace it).
+rm -f "/dev/shm/zc/cluster-$cluster" "/dev/hugepages/zc/cluster-$cluster" "$socket"
 exit 0

@@ -27,6 +27,14 @@ cleanups=""
 
 on_exit() {
     for command in $cleanups; do $command; done
+    # Whatever a failed test left running in its namespaces (a zc-balance, a
+    # capture): asked to stop, then killed, before the namespaces go.
+    left=$(ip netns pids "$ns_a" 2>/dev/null; ip netns pids "$ns_b" 2>/dev/null)
+    if [ -n "$left" ]; then
+        kill $left 2>/dev/null
+        sleep 0.5
+        kill -9 $left 2>/dev/null
+    fi
     ip netns del "$ns_a" 2>/dev/null
     ip netns del "$ns_b" 2>/dev/null
     rm -rf "$workdir"
