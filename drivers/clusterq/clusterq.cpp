@@ -253,17 +253,9 @@ public:
 
     int wait(int timeout_ms) noexcept override
     {
-        if (stash_count_ != 0)
-            flush_stash();
-        if (rx_.occupancy() != 0)
-            return 1;
-        if (owner_gone())
-            return -EPIPE;
-        drain_waiter();
-        if (!sleep_announced())
-            return 1;
-        if (timeout_ms == 0)
-            return 0;
+        int state = look();
+        if (state != 0 || timeout_ms == 0)
+            return state;
         const std::uint64_t deadline =
             timeout_ms < 0 ? 0 : monotonic_ns() + static_cast<std::uint64_t>(timeout_ms) * 1000000u;
         for (;;) {
@@ -287,15 +279,8 @@ public:
                 if (::poll(&entry, 1, sleep_ms) < 0)
                     return -errno;
             }
-            drain_waiter();
-            if (stash_count_ != 0)
-                flush_stash();
-            if (rx_.occupancy() != 0)
-                return 1;
-            if (owner_gone())
-                return -EPIPE;
-            if (!sleep_announced())
-                return 1;
+            if ((state = look()) != 0)
+                return state;
         }
     }
 
@@ -339,6 +324,21 @@ private:
             stash_count_ -= room;
             add_shared(info_->returned, room);
         }
+    }
+
+    // What wait() finds: 1 when packets wait, -EPIPE when the owner is gone,
+    // else 0 with the selectable fd emptied and (with a socket) the owner
+    // told that we are about to sleep.
+    int look() noexcept
+    {
+        if (stash_count_ != 0)
+            flush_stash();
+        if (rx_.occupancy() != 0)
+            return 1;
+        if (owner_gone())
+            return -EPIPE;
+        drain_waiter();
+        return sleep_announced() ? 0 : 1;
     }
 
     // Empties what made the selectable fd readable: the eventfd's count, or
