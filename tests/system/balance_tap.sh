@@ -12,12 +12,7 @@ netns_pair
 
 # The second pair: the tap's other direction.
 tap_a=${tag}t tap_b=${tag}u
-ip link add "$tap_a" netns "$ns_a" type veth peer name "$tap_b" netns "$ns_b" || fail "cannot create the second veth pair"
-for side in a b; do
-    if [ $side = a ]; then ns=$ns_a dev=$tap_a; else ns=$ns_b dev=$tap_b; fi
-    ip netns exec "$ns" sysctl -q -w "net.ipv6.conf.$dev.disable_ipv6=1" >/dev/null
-    ip -n "$ns" link set "$dev" up
-done
+veth_pair "$tap_a" "$tap_b"
 
 cluster=$(( 72000 + $$ % 1000 ))
 count=8000 flows=32

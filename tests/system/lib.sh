@@ -46,22 +46,30 @@ workdir=$(mktemp -d /tmp/zc-system-XXXXXX)
 in_a() { ip netns exec "$ns_a" "$@"; }
 in_b() { ip netns exec "$ns_b" "$@"; }
 
-# netns_pair: $ns_a holds $veth_a, $ns_b holds $veth_b; both up, IPv6 off so
-# the kernel sends nothing of its own, GRO on at the receiver (frames sent
-# from XDP reach a veth peer without an XDP program only then).
+# veth_pair A B: a veth pair between the two namespaces, A in $ns_a and B in
+# $ns_b; both up, IPv6 off so the kernel sends nothing of its own, GRO on at
+# the receiver (frames sent from XDP reach a veth peer without an XDP
+# program only then).
+veth_pair() {
+    ip link add "$1" netns "$ns_a" type veth peer name "$2" netns "$ns_b" || fail "cannot create veth pair $1-$2"
+    for side in a b; do
+        if [ $side = a ]; then ns=$ns_a dev=$1; else ns=$ns_b dev=$2; fi
+        ip netns exec "$ns" sysctl -q -w "net.ipv6.conf.$dev.disable_ipv6=1" >/dev/null
+        ip -n "$ns" link set "$dev" up
+    done
+    in_b ethtool -K "$2" gro on >/dev/null 2>&1 || true
+}
+
+# netns_pair: $ns_a and $ns_b (loopback up, IPv6 off), $veth_a in $ns_a
+# joined to $veth_b in $ns_b (veth_pair), bpffs mounted.
 netns_pair() {
     ip netns add "$ns_a" || fail "cannot create netns $ns_a"
     ip netns add "$ns_b" || fail "cannot create netns $ns_b"
-    ip link add "$veth_a" netns "$ns_a" type veth peer name "$veth_b" netns "$ns_b" ||
-        fail "cannot create veth pair"
-    for side in a b; do
-        if [ $side = a ]; then ns=$ns_a dev=$veth_a; else ns=$ns_b dev=$veth_b; fi
+    for ns in "$ns_a" "$ns_b"; do
         ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 >/dev/null
-        ip netns exec "$ns" sysctl -q -w "net.ipv6.conf.$dev.disable_ipv6=1" >/dev/null
         ip -n "$ns" link set lo up
-        ip -n "$ns" link set "$dev" up
     done
-    in_b ethtool -K "$veth_b" gro on >/dev/null 2>&1 || true
+    veth_pair "$veth_a" "$veth_b"
     mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
 }
 
