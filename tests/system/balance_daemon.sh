@@ -205,9 +205,28 @@ config_error 3 'cluster is set again (first on line 2)' "${base}cluster = 5\n"
 config_error 3 '"queues 4" is not a key = value line' "${base}queues 4\n"
 config_error 3 'core = two: a CPU number' "${base}core = two\n"
 config_error 1 'stats = 0: a number of seconds above 0' "stats = 0\n"
+config_error 1 'flows = 0: a number of flows, 1 to 65536' "flows = 0\n"
 "$balance" --config "$workdir/none.conf" >"$workdir/bad.log" 2>&1
 [ $? -eq 2 ] && grep -q -- "--config $workdir/none.conf: No such file" "$workdir/bad.log" ||
     { cat "$workdir/bad.log" >&2; fail "a missing config file is not reported"; }
+
+note "--flows: zc:synthetic gives the hash flows to spread (one flow: one queue)"
+# enqueued LOG: the two queues' enqueued counts in the summary, "Q0 Q1".
+enqueued() { sed -n '/^total:/,$ s/^ *[01] *\([0-9]*\) .*/\1/p' "$1" | tr '\n' ' ' | sed 's/ $//'; }
+for flows_given in 1 64; do
+    start_in_b "$workdir/flows.log" "$banner" "$balance" -i zc:synthetic --flows $flows_given -c $cluster -n 2
+    ours="$ours $bg_pid"
+    sleep 0.5 # no consumer: the queues fill (drop mode) with what the hash gives them
+    stop "$bg_pid" "$workdir/flows.log"
+    set -- $(enqueued "$workdir/flows.log")
+    note "--flows $flows_given: queue 0 got ${1:-?}, queue 1 got ${2:-?}"
+    [ $# -eq 2 ] || { cat "$workdir/flows.log" >&2; fail "--flows $flows_given: no summary"; }
+    if [ $flows_given -eq 1 ]; then
+        [ "$1" -eq 0 ] || [ "$2" -eq 0 ] || fail "--flows 1: one flow reached both queues ($1, $2)"
+    else
+        [ "$1" -gt 0 ] && [ "$2" -gt 0 ] || fail "--flows 64: the flows were not spread ($1, $2)"
+    fi
+done
 
 note "--core pins the worker, --stats prints per-queue counters"
 cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status | sed 's/.*[-,]//')
