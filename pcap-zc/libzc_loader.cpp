@@ -5,11 +5,13 @@
 #include "libzc_loader.hpp"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #ifndef ZC_LIBDIR
 #define ZC_LIBDIR "/usr/local/lib"
@@ -31,6 +33,17 @@ bool bind(void* library, const char* name, Fn& out, std::string& missing)
     return out != nullptr;
 }
 
+// The folder libpcap-zc.so was loaded from ("" if the loader cannot say).
+std::string own_folder()
+{
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<void*>(&load_libzc), &info) == 0 || !info.dli_fname)
+        return {};
+    std::string path = info.dli_fname;
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? std::string{} : path.substr(0, slash);
+}
+
 } // namespace
 
 const LibZc* load_libzc(char* message, std::size_t size) noexcept
@@ -41,16 +54,29 @@ const LibZc* load_libzc(char* message, std::size_t size) noexcept
 
     std::string tried;
     void* library = nullptr;
-    const char* candidates[] = {::secure_getenv("ZC_LIBZC"), ZC_LIBDIR "/libzc.so.0", "libzc.so.0"};
-    for (const char* path : candidates) {
-        if (!path || !*path)
+    std::vector<std::string> candidates;
+    const char* named = ::secure_getenv("ZC_LIBZC");
+    if (named && *named)
+        candidates.emplace_back(named);
+    if (std::string folder = own_folder(); !folder.empty()) {
+        candidates.push_back(folder + "/../libzc.so.0");
+        candidates.push_back(folder + "/../../core/.libs/libzc.so.0");
+    }
+    candidates.emplace_back(ZC_LIBDIR "/libzc.so.0");
+    candidates.emplace_back("libzc.so.0");
+    for (const std::string& path : candidates) {
+        // A place probed that holds nothing is no news: only the reasons of
+        // what was named, what exists but fails, and the last resort are
+        // worth a message.
+        bool probe = path.front() == '/' && !(named && path == named);
+        if (probe && ::access(path.c_str(), F_OK) != 0)
             continue;
-        library = ::dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        library = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (library)
             break;
         const char* why = ::dlerror();
         tried += tried.empty() ? "" : "; ";
-        tried += why ? why : path;
+        tried += why ? why : path.c_str();
     }
     if (!library) {
         std::snprintf(message, size, "cannot load libzc (%s); is zc installed? ZC_LIBZC=/path/libzc.so.0 names it",

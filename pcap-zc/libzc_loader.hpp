@@ -8,6 +8,11 @@
 // first pcap_activate of a zc: handle dlopen()s libzc (as root, before a
 // program such as tcpdump drops its privileges) from, in order:
 //   $ZC_LIBZC (ignored in set-user-ID and file-capability programs),
+//   ../libzc.so.0 beside libpcap-zc.so itself (installed, it lives in
+//     LIBDIR/zc/: this keeps an install under DESTDIR or a moved prefix
+//     whole),
+//   ../../core/.libs/libzc.so.0 beside it (the build tree, where it lives
+//     in pcap-zc/.libs/),
 //   ZC_LIBDIR/libzc.so.0 (the install directory, fixed at build time),
 //   libzc.so.0 (the dynamic linker's usual search).
 #ifndef PCAPZC_LIBZC_LOADER_HPP

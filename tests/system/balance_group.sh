@@ -31,15 +31,15 @@ region=$(ls /dev/hugepages/zc/cluster-$cluster /dev/shm/zc/cluster-$cluster 2>/d
 [ -n "$region" ] || fail "no region file for cluster $cluster"
 [ "$(stat -c '%a %G' "$region")" = "660 $group" ] || fail "$region: $(stat -c '%a %G' "$region"), wanted 660 $group"
 
-# The libraries from a place user nobody can read (the build tree may not be).
-mkdir -p "$workdir/lib"
-cp "$pcap_zc_lib" "$workdir/lib/libpcap-zc.so"
-cp "$ZC_LIBZC" "$workdir/lib/libzc.so.0"
+# The libraries from a place user nobody can read (the build tree may not
+# be), laid out as installed: libpcap-zc finds libzc beside its folder.
+mkdir -p "$workdir/lib/zc"
+cp "$pcap_zc_lib" "$workdir/lib/zc/libpcap-zc.so"
+cp "$libzc_built" "$workdir/lib/libzc.so.0"
 chmod -R a+rX "$workdir/lib"
-nobody_preload=$(echo "$preload" | sed "s|$pcap_zc_lib|$workdir/lib/libpcap-zc.so|")
+nobody_preload=$(echo "$preload" | sed "s|$pcap_zc_lib|$workdir/lib/zc/libpcap-zc.so|")
 as_nobody() {
-    in_b env LD_PRELOAD="$nobody_preload" ZC_LIBZC="$workdir/lib/libzc.so.0" \
-        setpriv --reuid=nobody --regid=nogroup "$@"
+    in_b env LD_PRELOAD="$nobody_preload" setpriv --reuid=nobody --regid=nogroup "$@"
 }
 
 note "tcpdump as nobody, outside group $group: refused"
@@ -56,7 +56,7 @@ echo "$msg" | grep -q "cluster $cluster has no queue 3: it has queues 0 to 0" ||
 
 note "tcpdump as nobody in group $group: captures"
 start_in_b "$workdir/tcpdump.log" "listening on" env LD_PRELOAD="$nobody_preload" \
-    ZC_LIBZC="$workdir/lib/libzc.so.0" setpriv --reuid=nobody --regid=nogroup --groups="$group" \
+    setpriv --reuid=nobody --regid=nogroup --groups="$group" \
     tcpdump -n -c $count -w "$out/member.pcap" -i "zc:$cluster@0"
 send_frames $count $flows
 wait_bg 30 || { cat "$workdir/tcpdump.log" >&2; fail "tcpdump as a member of $group failed"; }

@@ -481,9 +481,7 @@ int main(int argc, char** argv)
             if (std::filesystem::exists(library)) {
                 ::setenv("PCAP_ZC_API_TEST_CHILD", "1", 1);
                 ::setenv("LD_PRELOAD", (asan_runtime() + library).c_str(), 1);
-                std::string libzc = base + "/core/.libs/libzc.so.0";
-                if (std::filesystem::exists(libzc))
-                    ::setenv("ZC_LIBZC", libzc.c_str(), 0);
+                // libpcap-zc finds the build tree's libzc by itself.
                 ::execv("/proc/self/exe", argv);
                 std::perror("pcap_zc_api_test: re-executing with LD_PRELOAD");
                 return 99;

@@ -21,9 +21,9 @@ if nm -D --undefined-only "$pcap_zc_lib" 2>/dev/null | grep -q ' __asan_'; then
     preload="$asan_runtime $pcap_zc_lib"
     ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS} && export ASAN_OPTIONS
 fi
-# libpcap-zc loads libzc at the first zc: activation; in the build tree it
-# is not where it will be installed.
-[ -f "$build/core/.libs/libzc.so.0" ] && ZC_LIBZC=$build/core/.libs/libzc.so.0 && export ZC_LIBZC
+# libpcap-zc loads libzc at the first zc: activation; from the build tree it
+# finds the build tree's (no ZC_LIBZC: the tests use what a user gets).
+libzc_built=$build/core/.libs/libzc.so.0
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 # The wrapper, with the library path it gets at install time overridden.
 zc_pcap="$srcdir/pcap-zc/zc-pcap.in"
