@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "counter.hpp"
 #include "zc/device.h"
 #include "zc/zc.hpp"
 
@@ -51,6 +52,23 @@ public:
     virtual std::uint32_t send_burst(const std::uint32_t* buffers, const std::uint32_t* lengths,
                                      std::uint32_t n) noexcept = 0;
 
+    // What the device can do as opened: ZC_DEVICE_CAN_* bits.
+    [[nodiscard]] virtual std::uint32_t capabilities() const noexcept { return 0; }
+
+    // Forward (zc_device_forward_burst): packet i out of interface
+    // ports[i], from its buffer. Every buffer passes to the driver, sent or
+    // not; returns how many were queued. This default is the driver that
+    // cannot forward (pcap, synthetic, cluster queues): each buffer goes
+    // back as release_burst takes it, and counts as failed.
+    virtual std::uint32_t forward_burst(const zc_packet* packets, const std::uint16_t* ports,
+                                        std::uint32_t n) noexcept
+    {
+        (void)ports;
+        release_burst(packets, n);
+        forward_counters_.failed.add(n);
+        return 0;
+    }
+
     // Blocks up to timeout_ms (-1 forever) until packets may be waiting:
     // 1, 0 on timeout, negative errno.
     virtual int wait(int timeout_ms) noexcept = 0;
@@ -59,6 +77,23 @@ public:
 
     // Fills the counters (struct_size already set by the caller).
     virtual void stats(zc_device_stats& stats) noexcept = 0;
+
+    // The forward counters, which every driver keeps here (stats() need not).
+    void forward_stats(zc_device_stats& stats) const noexcept
+    {
+        stats.forwarded = forward_counters_.forwarded.get();
+        stats.forward_copied = forward_counters_.copied.get();
+        stats.forward_failed = forward_counters_.failed.get();
+    }
+
+protected:
+    // Written by the forwarding thread once per burst, read by stats().
+    struct ForwardCounters {
+        Counter forwarded; // queued for sending
+        Counter copied;    // of those, copied on the way out (by the kernel)
+        Counter failed;    // not sent, buffer given back
+    };
+    ForwardCounters forward_counters_;
 };
 
 // A device name after "zc:", parsed (see zc/device.h and man zc(7)).

@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdarg>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -440,7 +441,10 @@ void breakloop(Handle& handle) noexcept
 int stats(Handle& handle, struct pcap_stat* out) noexcept
 {
     zc_device_stats device_stats{};
-    device_stats.struct_size = sizeof device_stats;
+    // Only the first release's fields are read here: asking for just those
+    // works with every libzc, including one older than this header (which
+    // accepts no other struct_size).
+    device_stats.struct_size = offsetof(zc_device_stats, forwarded);
     if (int rc = handle.zc->device_get_stats(handle.device, &device_stats); rc != 0) {
         set_error(handle, "%s: cannot read the device's counters: %s", handle.name.c_str(), std::strerror(-rc));
         return PCAP_ERROR;

@@ -3,7 +3,9 @@
 // The C API of zc/device.h in front of the drivers, and what the drivers
 // share: private pools, interface lookup, the clock.
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <net/if.h>
@@ -160,16 +162,33 @@ extern "C" int zc_device_inject(zc_device* device, const void* frame, std::uint3
     return 0;
 }
 
+extern "C" std::uint32_t zc_device_forward_burst(zc_device* device, const zc_packet* packets,
+                                                 const std::uint16_t* ports, std::uint32_t n)
+{
+    return device->driver->forward_burst(packets, ports, n);
+}
+
+extern "C" std::uint32_t zc_device_capabilities(const zc_device* device) { return device->driver->capabilities(); }
+
 extern "C" int zc_device_wait(zc_device* device, int timeout_ms) { return device->driver->wait(timeout_ms); }
 
 extern "C" int zc_device_selectable_fd(const zc_device* device) { return device->driver->selectable_fd(); }
 
+// The first release's zc_device_stats ended with `truncated`: a caller built
+// then passes that size and gets those fields. Fields are only ever added at
+// the end, so any size from that one up is a prefix of the current struct.
+static_assert(offsetof(zc_device_stats, forwarded) == 72, "the first release's zc_device_stats was 72 bytes");
+constexpr std::uint32_t kFirstDeviceStatsSize = offsetof(zc_device_stats, forwarded);
+
 extern "C" int zc_device_get_stats(zc_device* device, zc_device_stats* stats)
 {
-    if (stats->struct_size != sizeof *stats)
+    if (stats->struct_size < kFirstDeviceStatsSize)
         return -EINVAL;
-    *stats = zc_device_stats{};
-    stats->struct_size = sizeof *stats;
-    device->driver->stats(*stats);
+    const std::uint32_t filled = std::min<std::uint32_t>(stats->struct_size, sizeof(zc_device_stats));
+    zc_device_stats all{};
+    all.struct_size = filled;
+    device->driver->stats(all);
+    device->driver->forward_stats(all);
+    std::memcpy(stats, &all, filled);
     return 0;
 }

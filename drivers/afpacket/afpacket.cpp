@@ -11,6 +11,11 @@
 // then on the packet is a pool buffer like any other: views, release_burst,
 // and the same metadata as AF_XDP gives.
 //
+// Opened with ZC_DEVICE_TX, every socket can send: send_burst on the first
+// interface's, forward_burst on the out interface's. Both hand frames to
+// sendmmsg(), where the kernel copies them into skbs (forward counts that
+// copy in forward_copied); a pool buffer is free again when it returns.
+//
 // Threading: recv_burst, release_burst, tx_alloc and send_burst allocate
 // from and release to the pool, whose free list has one writer: call them
 // from one thread. stats() may run on another (the counters it reads are
@@ -149,6 +154,63 @@ public:
         if (sent < n)
             send_failed_.add(n - sent);
         return sent;
+    }
+
+    [[nodiscard]] std::uint32_t capabilities() const noexcept override
+    {
+        return (transmit_ ? ZC_DEVICE_CAN_SEND : 0u) | (receive_ && transmit_ ? ZC_DEVICE_CAN_FORWARD : 0u);
+    }
+
+    // Forward: the frames of each window of kChunk packets, grouped by out
+    // interface, one sendmmsg() per interface on its socket. The kernel
+    // copies each frame into an skb before sendmmsg returns (this mode's
+    // copy on the way out, counted in forward_copied), so afterwards every
+    // buffer of the window goes back to the pool, sent or not (device.h:
+    // forwarded buffers pass to the device either way).
+    std::uint32_t forward_burst(const zc_packet* packets, const std::uint16_t* ports,
+                                std::uint32_t n) noexcept override
+    {
+        if (!receive_ || !transmit_)
+            return Driver::forward_burst(packets, ports, n); // cannot: released and counted
+        std::uint32_t queued = 0;
+        for (std::uint32_t done = 0; done < n;) {
+            const std::uint32_t window = std::min(n - done, kChunk);
+            const zc_packet* batch = packets + done;
+            const std::uint16_t* batch_ports = ports + done;
+            // Which packets of the window still wait for their interface's
+            // sendmmsg; a frame cut to its buffer (caplen < len) cannot go
+            // out whole, and one out of range cannot go out at all.
+            std::array<bool, kChunk> waiting{};
+            for (std::uint32_t i = 0; i < window; ++i)
+                waiting[i] = batch[i].buffer < frame_count_ && batch_ports[i] < sockets_.size() &&
+                             batch[i].caplen == batch[i].len && batch[i].len > 0 && batch[i].len <= capacity_;
+            for (std::uint32_t first = 0; first < window; ++first) {
+                if (!waiting[first])
+                    continue;
+                const std::uint16_t port = batch_ports[first];
+                std::uint32_t count = 0;
+                for (std::uint32_t i = first; i < window; ++i) {
+                    if (!waiting[i] || batch_ports[i] != port)
+                        continue;
+                    waiting[i] = false;
+                    iovecs_[count] = iovec{zc_buffer_data(pool_.get(), batch[i].buffer), batch[i].len};
+                    messages_[count] = mmsghdr{};
+                    messages_[count].msg_hdr.msg_iov = &iovecs_[count];
+                    messages_[count].msg_hdr.msg_iovlen = 1;
+                    ++count;
+                }
+                int taken = ::sendmmsg(sockets_[port].fd(), messages_.data(), count, MSG_DONTWAIT);
+                if (taken > 0)
+                    queued += static_cast<std::uint32_t>(taken); // EAGAIN, ENOBUFS, ENETDOWN: counted as failed
+            }
+            release_packets(pool_.get(), batch, window);
+            done += window;
+        }
+        forward_counters_.forwarded.add(queued);
+        forward_counters_.copied.add(queued);
+        if (queued < n)
+            forward_counters_.failed.add(n - queued);
+        return queued;
     }
 
     int wait(int timeout_ms) noexcept override
@@ -370,7 +432,8 @@ int open_afpacket(const DeviceName& name, const zc_device_config& config, std::u
 
     std::vector<PacketSocket> sockets(interfaces.size());
     for (std::size_t i = 0; i < interfaces.size(); ++i) {
-        options.transmit = transmit && i == 0; // frames are sent on the first interface
+        // send_burst sends on the first interface, forward_burst on any.
+        options.transmit = transmit;
         if (int rc = sockets[i].open(interfaces[i], indices[i], options, err); rc != 0)
             return rc;
     }

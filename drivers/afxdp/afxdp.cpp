@@ -11,6 +11,7 @@
 #include <linux/if_xdp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "../../core/src/error.hpp"
 #include "afxdp_driver.hpp"
@@ -27,6 +28,9 @@ constexpr std::uint32_t kMaxFrames = 1u << 24; // the cluster's limit
 constexpr std::uint32_t kFrameSize = 2048;
 constexpr int kBusyPollBudget = 64;
 constexpr std::uint32_t kEthernetHeader = 14 + 4; // with one VLAN tag
+// How long an open waits, in all, for queues a closed socket still holds.
+constexpr useconds_t kBusyRetryMicroseconds = 10000;
+constexpr std::uint32_t kBusyRetries = 100; // one second
 
 // Frames come in whole 1024s: 2 MiB at 2 KiB a frame, a huge page's worth.
 constexpr std::uint64_t kFrameGranule = 1024;
@@ -53,6 +57,8 @@ int AfXdpDriver::open(const DeviceName& name, zc_error* err)
     busy_poll_ = (config_.flags & ZC_DEVICE_BUSY_POLL) != 0;
     ring_size_ = config_.ring_size;
     tx_kicks_ = ring_size_ / 16 + 2;
+    refill_batch_ = std::max(1u, std::min(kRefillBatch, ring_size_ / 4));
+    busy_retries_left_ = kBusyRetries;
 
     if (int rc = find_interfaces(name, err); rc != 0)
         return rc;
@@ -151,6 +157,30 @@ int AfXdpDriver::find_interfaces(const DeviceName& name, zc_error* err)
             sockets_[index].queue_id = first + q;
         }
     }
+
+    // Forwarding: out of port p on the queue the packet came in on, where
+    // that port has a socket on it; else out of port p's first socket. So
+    // zc:eth0,eth1 with 4 and 1 queues sends what came in on any of eth0's
+    // queues out of eth1's queue 0, and what came in on eth1 out of eth0's
+    // queue 0.
+    port_count_ = static_cast<std::uint32_t>(interfaces_.size());
+    forward_socket_ = std::make_unique<std::uint32_t[]>(std::size_t{socket_count_} * port_count_);
+    tx_sockets_ = std::make_unique<std::uint32_t[]>(socket_count_);
+    for (std::uint32_t from = 0; from < socket_count_; ++from)
+        for (std::uint32_t port = 0; port < port_count_; ++port) {
+            std::uint32_t chosen = socket_count_;
+            for (std::uint32_t s = 0; s < socket_count_; ++s) {
+                if (sockets_[s].port != port)
+                    continue;
+                if (chosen == socket_count_)
+                    chosen = s; // the port's first socket
+                if (sockets_[s].queue_id == sockets_[from].queue_id) {
+                    chosen = s;
+                    break;
+                }
+            }
+            forward_socket_[std::size_t{from} * port_count_ + port] = chosen;
+        }
     return 0;
 }
 
@@ -240,16 +270,30 @@ int AfXdpDriver::create_umem(zc_error* err)
 int AfXdpDriver::create_socket(std::uint32_t index, std::uint16_t bind_flags)
 {
     Socket& socket = sockets_[index];
-    bool transmits = tx_ && index == 0;
+    // Every socket transmits when asked to: send_burst uses the first one,
+    // forward_burst any of them.
+    bool transmits = tx_;
     xsk_socket_config config{};
     config.rx_size = rx_ ? ring_size_ : 0;
     config.tx_size = transmits ? ring_size_ : 0;
     config.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD; // our program, not libxdp's dispatcher
     config.xdp_flags = 0;
     config.bind_flags = bind_flags; // sockets 1..n share socket 0's UMEM and so its mode
-    int rc = xsk_socket__create_shared(&socket.xsk, interfaces_[socket.port].name.c_str(), socket.queue_id,
+    int rc = 0;
+    for (;;) {
+        rc = xsk_socket__create_shared(&socket.xsk, interfaces_[socket.port].name.c_str(), socket.queue_id,
                                        umem_.umem, rx_ ? &socket.rx : nullptr, transmits ? &socket.tx : nullptr,
                                        &socket.fill, &socket.comp, &config);
+        // A queue a socket just closed is given back a moment later: the
+        // kernel releases the socket's buffer pool, and with it the queue,
+        // from a workqueue (under rtnl). So a device reopened at once, or
+        // right after another one closed, may find the queue still taken.
+        // Wait for it, a bounded while per open, before saying it is busy.
+        if (rc != -EBUSY || busy_retries_left_ == 0)
+            break;
+        --busy_retries_left_;
+        ::usleep(kBusyRetryMicroseconds);
+    }
     if (rc != 0) {
         socket.xsk = nullptr;
         return rc;
@@ -361,6 +405,7 @@ void AfXdpDriver::stats(zc_device_stats& stats) noexcept
     // refused because the ring was full (or the length was impossible).
     stats.sent = load_counter(sent_);
     stats.send_failed = load_counter(send_failed_);
+    // forwarded, forward_copied, forward_failed: the Driver's counters.
 
     // Kernel-side loss, per socket: rx_dropped (no fill ring buffer in copy
     // mode, or a frame larger than a buffer) plus rx_ring_full (the RX ring

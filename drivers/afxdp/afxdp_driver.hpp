@@ -9,8 +9,12 @@
 // UMEM, which is the driver's private pool; each socket has its own fill and
 // completion ring (xsk_socket__create_shared). zc's XDP program, one copy
 // per interface (xdp_program.hpp), redirects each queue to its socket and
-// lets queues without one through to the kernel stack. Transmit uses the
-// first socket (queue 0, or the queue named, of the first interface).
+// lets queues without one through to the kernel stack. Opened with
+// ZC_DEVICE_TX, every socket has a TX ring and a completion ring:
+// send_burst uses the first socket (queue 0, or the queue named, of the
+// first interface); forward_burst the out interface's socket on the queue
+// the packet came in on, else that interface's first socket
+// (forward_socket_).
 //
 // Where a buffer is, and what its owner says (zc_buffer_set_owner):
 //
@@ -23,7 +27,15 @@
 //      ^                    WORKER(0)              |  DEVICE(0)
 //      +-------------- completion ring ------------+
 //
-// Fast path (recv_burst, release_burst, tx_alloc, send_burst): no
+//   caller --forward_burst--> TX ring of socket s / kernel --completion ring of s-->
+//   WORKER(socket)            DEVICE(s)                      fill ring of s, DEVICE(s)
+//                                                            (free list when it is full)
+//   and a forward that fails (port, length, TX ring full) goes the way of
+//   release_burst: to the fill ring it came from. A completion ring is
+//   reaped when its socket forwards or sends again, and when recv_burst
+//   finds its RX ring empty while frames are out (tx_outstanding).
+//
+// Fast path (recv_burst, release_burst, forward_burst, tx_alloc, send_burst): no
 // allocation, no logging, and syscalls only to wake the kernel when a
 // ring's need_wakeup flag asks for it (or, with ZC_DEVICE_BUSY_POLL, to
 // drive the busy poll on an empty ring). One thread at a time; stats() may
@@ -46,7 +58,9 @@
 
 namespace zc::afxdp {
 
-// A fill ring is topped up from the free list once this many slots are free.
+// A fill ring is topped up from the free list once this many slots are free
+// (a quarter of the ring when that is fewer: a ring of 64 would otherwise
+// run dry before its first top-up).
 inline constexpr std::uint32_t kRefillBatch = 64;
 // Buffers moved per pool call (the driver's scratch array).
 inline constexpr std::uint32_t kScratch = 256;
@@ -90,6 +104,9 @@ struct Socket {
     std::uint32_t queue_id = 0; // the interface's RX queue
     std::uint32_t staged = 0;   // buffers in release_burst's stage for this socket
     bool listed = false;        // on release_burst's list of sockets to flush
+    bool tx_listed = false;     // on forward_burst's list of sockets to submit and kick
+    std::uint32_t tx_pending = 0;     // descriptors forward_burst reserved and has not submitted
+    std::uint32_t tx_outstanding = 0; // submitted to the TX ring, not yet back on the completion ring
 
     Socket() = default;
     Socket(const Socket&) = delete;
@@ -188,6 +205,15 @@ public:
     std::uint32_t tx_alloc(std::uint32_t* buffers, std::uint32_t n) noexcept override;
     std::uint32_t send_burst(const std::uint32_t* buffers, const std::uint32_t* lengths,
                              std::uint32_t n) noexcept override;
+    std::uint32_t forward_burst(const zc_packet* packets, const std::uint16_t* ports,
+                                std::uint32_t n) noexcept override;
+    [[nodiscard]] std::uint32_t capabilities() const noexcept override
+    {
+        std::uint32_t can = tx_ ? ZC_DEVICE_CAN_SEND : 0;
+        if (rx_ && tx_)
+            can |= ZC_DEVICE_CAN_FORWARD | (zero_copy_ ? ZC_DEVICE_FORWARD_ZEROCOPY : 0);
+        return can;
+    }
     int wait(int timeout_ms) noexcept override;
     [[nodiscard]] int selectable_fd() const noexcept override { return epoll_.get(); }
     void stats(zc_device_stats& stats) noexcept override;
@@ -206,8 +232,12 @@ private:
 
     // Fast path (afxdp_rxtx.cpp).
     std::uint32_t top_up(Socket& socket, std::uint32_t index, std::uint32_t limit) noexcept;
+    [[nodiscard]] bool caller_holds(std::uint32_t index, std::uint32_t buffer) const noexcept;
+    void stage_release(std::uint32_t index, std::uint32_t buffer, std::uint32_t& listed) noexcept;
     void flush_stage(std::uint32_t index) noexcept;
-    void reap_completions() noexcept;
+    void flush_stages(std::uint32_t listed) noexcept;
+    void reap_completions(std::uint32_t index, bool kick = true) noexcept;
+    void kick_waiting_tx(Socket& socket) noexcept;
     void kick_rx(const Socket& socket) noexcept;
     void kick_tx(const Socket& socket) noexcept;
     [[nodiscard]] std::uint64_t frame_addr(std::uint32_t buffer) const noexcept
@@ -243,6 +273,15 @@ private:
     std::uint32_t capacity_ = 0;
     std::uint32_t ring_size_ = 0;
     std::uint32_t tx_kicks_ = 1;
+    std::uint32_t refill_batch_ = kRefillBatch;
+    std::uint32_t busy_retries_left_ = 0; // open: waits for queues a closed socket still holds
+
+    // forward_burst's socket for a packet of socket r going out of port p:
+    // forward_socket_[r * interfaces_.size() + p] (built at open), and the
+    // sockets one burst has put descriptors on.
+    std::unique_ptr<std::uint32_t[]> forward_socket_;
+    std::unique_ptr<std::uint32_t[]> tx_sockets_;
+    std::uint32_t port_count_ = 0;
 
     std::uint32_t next_rx_ = 0;
     std::uint32_t scratch_[kScratch];

@@ -59,17 +59,6 @@ constexpr std::uint32_t kQueues = 4;
 constexpr std::uint32_t kFlows = 16;
 constexpr std::uint64_t kFrames = 2000; // never more than the rings hold at once: nothing may be lost
 
-// libxdp (the AF_XDP sockets) looks for bpffs at /sys/fs/bpf and warns
-// without it, as lib.sh does for the shell tests: mount it if missing.
-void mount_bpffs()
-{
-    struct statfs info {};
-    if (::statfs("/sys/fs/bpf", &info) == 0 && info.f_type == BPF_FS_MAGIC)
-        return;
-    if (::mount("bpf", "/sys/fs/bpf", "bpf", 0, nullptr) != 0)
-        throw std::runtime_error(std::string("cannot mount bpffs at /sys/fs/bpf: ") + std::strerror(errno));
-}
-
 struct Network {
     Network()
     {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -535,6 +537,15 @@ std::size_t open_descriptors()
         count += entry->d_name[0] != '.';
     ::closedir(directory);
     return count - 1; // the directory's own descriptor
+}
+
+void mount_bpffs()
+{
+    struct statfs info {};
+    if (::statfs("/sys/fs/bpf", &info) == 0 && info.f_type == BPF_FS_MAGIC)
+        return;
+    if (::mount("bpf", "/sys/fs/bpf", "bpf", 0, nullptr) != 0)
+        throw std::runtime_error(std::string("cannot mount bpffs at /sys/fs/bpf: ") + std::strerror(errno));
 }
 
 } // namespace zc::test

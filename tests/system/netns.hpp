@@ -41,6 +41,11 @@ bool is_root() noexcept;
 // before the tests run (a namespace-scope initializer does).
 bool bound_each_test(unsigned seconds);
 
+// libxdp (AF_XDP sockets) looks for bpffs at /sys/fs/bpf and warns without
+// it, as lib.sh does for the shell tests: mounts it there if it is missing.
+// Throws std::runtime_error when it cannot.
+void mount_bpffs();
+
 // Runs a program (no shell) and waits at most 10 s; its exit status, or -1
 // when it could not run, was killed or died of a signal.
 int run(const std::vector<std::string>& argv);

@@ -102,6 +102,56 @@ uint32_t zc_device_send_burst(zc_device* device, const uint32_t* buffers, const 
  * -EMSGSIZE when the frame does not fit a buffer. */
 int zc_device_inject(zc_device* device, const void* frame, uint32_t length);
 
+/* Forward. Sends received packets out of an interface of the same device,
+ * from the buffers they arrived in: packet i goes out of interface ports[i]
+ * (its index in the device's list, as zc_packet.port; the interface it
+ * came in on is allowed too). The whole frame goes out, len bytes: AF_XDP
+ * keeps every byte of a frame whatever the snaplen cut from caplen.
+ *
+ * The buffers pass to the device, sent or not: the caller must not release
+ * them afterwards, nor touch the packets' data. One rule whatever happens,
+ * because a forward that fails half-way (a TX ring full for one port, not
+ * the other) would otherwise hand back a scattered subset the caller would
+ * have to find and release; the device gives those buffers back to its fill
+ * ring itself, which is also where a failed forward's buffer is needed next.
+ * Returns how many were queued for sending; the rest were dropped and
+ * counted in zc_device_stats.forward_failed (the device cannot forward,
+ * port out of range, TX ring full, a frame of which the device kept only
+ * part — AF_PACKET with a snaplen, or longer than a buffer —, a buffer the
+ * caller does not hold, which is left alone). Never blocks.
+ *
+ * Per back-end (zc_device_capabilities tells a program which it has):
+ *   AF_XDP    needs ZC_DEVICE_RX | ZC_DEVICE_TX. The descriptor goes on the
+ *             TX ring of the out interface's socket on the queue the packet
+ *             came in on, else of its first socket; every interface shares
+ *             the device's UMEM, so no byte is copied in user space. When
+ *             the kernel has sent the frame, the buffer goes back to a fill
+ *             ring. Bound XDP_ZEROCOPY (afxdp-zerocopy) the NIC sends from
+ *             the buffer itself: ZC_DEVICE_FORWARD_ZEROCOPY. In copy mode
+ *             (afxdp-copy: veth, generic XDP, drivers without AF_XDP
+ *             zero-copy) the kernel copies each frame into an skb: counted
+ *             in forward_copied, and no ZC_DEVICE_FORWARD_ZEROCOPY.
+ *   AF_PACKET needs ZC_DEVICE_RX | ZC_DEVICE_TX. One sendmmsg per out
+ *             interface per burst: the kernel copies each frame into an
+ *             skb (counted in forward_copied), then the buffer goes back to
+ *             the pool.
+ *   pcap, synthetic, cluster queues: cannot forward (no capability bit);
+ *             every packet is dropped, its buffer released and counted.
+ * The kernel is woken once per out socket per call, not per packet (AF_XDP:
+ * when need_wakeup asks, and in copy mode that is a short loop of sendto
+ * calls, each sending a batch): forward whole bursts, not single packets.
+ * New in symbol version ZC_1.1 (libzc.map), like zc_device_capabilities. */
+uint32_t zc_device_forward_burst(zc_device* device, const zc_packet* packets, const uint16_t* ports, uint32_t n);
+
+/* What a device can do, as opened: ZC_DEVICE_CAN_* bits. A program that
+ * needs one (an inline bridge needs ZC_DEVICE_CAN_FORWARD) can refuse at
+ * open time, with a sentence, instead of dropping every packet later. */
+#define ZC_DEVICE_CAN_SEND 0x1u          /* tx_alloc/send_burst/inject send */
+#define ZC_DEVICE_CAN_FORWARD 0x2u       /* forward_burst sends */
+#define ZC_DEVICE_FORWARD_ZEROCOPY 0x4u  /* ... and nobody copies the frame on the way out
+                                            (AF_XDP bound XDP_ZEROCOPY) */
+uint32_t zc_device_capabilities(const zc_device* device);
+
 /* Waits up to timeout_ms (-1: forever) until packets may be waiting: 1 if
  * so, 0 on timeout, negative errno (-EINTR on a signal). */
 int zc_device_wait(zc_device* device, int timeout_ms);
@@ -117,11 +167,19 @@ typedef struct zc_device_stats {
     uint64_t dropped;        /* lost in the kernel: RX ring full, fill ring empty */
     uint64_t if_dropped;     /* dropped by the interface (driver counters) */
     uint64_t copied;         /* packets copied into the pool (AF_PACKET, pcap) */
-    uint64_t sent;           /* frames transmitted */
+    uint64_t sent;           /* frames transmitted by send_burst and inject */
     uint64_t send_failed;    /* frames not sent (TX ring full) */
     uint64_t truncated;      /* frames cut to a pool buffer's capacity (not by snaplen) */
+    /* Added after the first release: a caller built before sets a smaller
+     * struct_size and gets the fields above. */
+    uint64_t forwarded;      /* queued by zc_device_forward_burst */
+    uint64_t forward_copied; /* of those, copied on the way out (AF_PACKET, AF_XDP copy mode) */
+    uint64_t forward_failed; /* given to zc_device_forward_burst and not sent */
 } zc_device_stats;
 
+/* Fills the first stats->struct_size bytes (at least the fields up to
+ * truncated, at most sizeof(zc_device_stats)) and sets struct_size to what
+ * it filled; -EINVAL for a struct_size smaller than the first release's. */
 int zc_device_get_stats(zc_device* device, zc_device_stats* stats);
 
 #ifdef __cplusplus
