@@ -23,6 +23,10 @@ bool parse_inline_pairs(const char* snort_name, InlinePairs& out, std::string& e
     out = InlinePairs{};
     const std::string given = snort_name ? snort_name : "";
     std::string rest = given.rfind("zc:", 0) == 0 ? given.substr(3) : given;
+    if (rest.rfind("afpacket:", 0) == 0) {
+        out.afpacket = true;
+        rest.erase(0, 9);
+    }
     const std::string usage = " (inline mode takes interfaces in pairs: -i eth0:eth1, or eth0:eth1::eth2:eth3)";
     // Pairs are separated by "::"; within a pair the two names by ':'.
     std::size_t start = 0;
@@ -48,7 +52,7 @@ bool parse_inline_pairs(const char* snort_name, InlinePairs& out, std::string& e
 
 std::string aggregate_name(const InlinePairs& pairs)
 {
-    std::string name = "zc:";
+    std::string name = pairs.afpacket ? "zc:afpacket:" : "zc:";
     for (std::size_t i = 0; i < pairs.interfaces.size(); ++i)
         name += (i == 0 ? "" : ",") + pairs.interfaces[i];
     return name;

@@ -27,15 +27,19 @@ std::string device_name(const char* snort_name);
 
 // Inline mode (Snort -Q): interfaces in pairs, as libdaq's afpacket module
 // takes them: "eth0:eth1", several pairs as "eth0:eth1::eth2:eth3", each
-// with or without the "zc:" prefix in front of the whole. What one
-// interface of a pair receives goes out of the other.
+// with or without the "zc:" prefix in front of the whole, and with
+// "afpacket:" after it for AF_PACKET instead of AF_XDP
+// ("zc:afpacket:eth0:eth1"). What one interface of a pair receives goes
+// out of the other.
 struct InlinePairs {
     std::vector<std::string> interfaces; // in order: the aggregate's ports
     std::vector<std::size_t> peer;       // peer[port]: the port it forwards to
+    bool afpacket = false;               // zc:afpacket:A,B rather than zc:A,B
 };
 // false with a sentence in `error` when the name is not whole pairs.
 bool parse_inline_pairs(const char* snort_name, InlinePairs& out, std::string& error);
-// The aggregate that receives from every interface of the pairs: "zc:A,B,...".
+// The aggregate that receives from every interface of the pairs:
+// "zc:A,B,..." (or "zc:afpacket:A,B,...").
 std::string aggregate_name(const InlinePairs& pairs);
 
 struct Interface {

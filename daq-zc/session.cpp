@@ -18,6 +18,8 @@
 namespace daqzc {
 namespace {
 
+constexpr int kInjectAttempts = 2000; // 50 us apart: 100 ms for a full TX ring to drain
+
 // Refusals that asking for no TX ring would not change.
 bool clear_refusal(int rc) noexcept
 {
@@ -100,8 +102,8 @@ int Session::open_passive(zc_device_config config) noexcept
     return 0;
 }
 
-// Pairs A:B: the aggregate zc:A,B receives, one TX-only zc:afpacket:X per
-// interface sends (see session.hpp).
+// Pairs A:B: the aggregate zc:A,B receives from and forwards out of every
+// interface of the pairs (see session.hpp).
 int Session::open_inline(const char* snort_name, zc_device_config config) noexcept
 {
     InlinePairs pairs;
@@ -109,44 +111,38 @@ int Session::open_inline(const char* snort_name, zc_device_config config) noexce
     if (!parse_inline_pairs(snort_name, pairs, message))
         return fail(-EINVAL, "%s", message.c_str());
     inline_ = true;
-    peer_ = pairs.peer;
+    peer_.assign(pairs.peer.begin(), pairs.peer.end());
     name_ = aggregate_name(pairs);
     zc_error error{};
-    zc_device_config receive = config;
-    receive.flags |= ZC_DEVICE_RX;
-    if (int rc = open_device(name_, receive, options_.debug, &device_, &error); rc != 0)
+    config.flags |= ZC_DEVICE_RX | ZC_DEVICE_TX;
+    if (int rc = open_device(name_, config, options_.debug, &device_, &error); rc != 0)
         return fail(rc, "%s", message_of(error, rc));
+    const std::uint32_t capabilities = zc_device_capabilities(device_);
+    if (!(capabilities & ZC_DEVICE_CAN_FORWARD))
+        return fail(-ENOTSUP, "%s: this device cannot forward (%s), which inline mode needs", name_.c_str(),
+                    zc_device_mode(device_));
+    // The pool is the device's own (AF_XDP: its UMEM; AF_PACKET: its
+    // private pool), mapped read-write: Snort's in-place changes (REPLACE)
+    // are in the buffer that goes out. Only a cluster queue's pool is
+    // read-only, and a cluster queue cannot be an inline pair.
+    forward_zero_copy_ = (capabilities & ZC_DEVICE_FORWARD_ZEROCOPY) != 0;
+    can_send_ = (capabilities & ZC_DEVICE_CAN_SEND) != 0;
     interfaces_ = device_interfaces(device_);
-    constexpr std::uint32_t kTxBuffers = 1024; // AF_PACKET copies a frame into an skb at once: few are ever held
-    zc_device_config transmit = config;
-    transmit.flags = ZC_DEVICE_TX | ZC_DEVICE_NO_PROMISC;
-    transmit.frame_count = kTxBuffers;
-    for (const std::string& interface : pairs.interfaces) {
-        zc_device* tx = nullptr;
-        error = zc_error{};
-        int rc = open_device("zc:afpacket:" + interface, transmit, options_.debug, &tx, &error);
-        if (rc != 0)
-            return fail(rc, "%s: cannot open the socket that forwards out of %s: %s", name_.c_str(),
-                        interface.c_str(), message_of(error, rc));
-        tx_.push_back(tx);
-    }
-    can_send_ = true;
     return 0;
 }
 
 void Session::close() noexcept
 {
     if (device_) {
-        flush_releases();
+        flush();
         last_device_ = read_device_counters();
         zc_device_close(device_); // an AF_XDP device detaches its XDP program here
         device_ = nullptr;
     }
     release_count_ = 0;
-    for (zc_device* tx : tx_)
-        zc_device_close(tx);
-    tx_.clear();
+    forward_count_ = 0;
     can_send_ = false;
+    forward_zero_copy_ = false;
 }
 
 const char* Session::mode() const noexcept { return device_ ? zc_device_mode(device_) : "closed"; }
@@ -235,6 +231,9 @@ zc_device_stats Session::device_counters() noexcept
     since.sent = now.sent - baseline_.sent;
     since.send_failed = now.send_failed - baseline_.send_failed;
     since.truncated = now.truncated - baseline_.truncated;
+    since.forwarded = now.forwarded - baseline_.forwarded;
+    since.forward_copied = now.forward_copied - baseline_.forward_copied;
+    since.forward_failed = now.forward_failed - baseline_.forward_failed;
     return since;
 }
 
@@ -247,13 +246,14 @@ int Session::inject(int port, bool reverse, const std::uint8_t* data, std::uint3
                     "%s: this zc device cannot send (zc:IFACE and zc:afpacket:IFACE can; cluster queues, replays "
                     "and zc:synthetic cannot)",
                     name_.c_str());
-    zc_device* out = device_;
     if (inline_) {
         if (port < 0 || static_cast<std::size_t>(port) >= interfaces_.size())
             return fail(-EINVAL, "%s: cannot inject: the packet came in on none of this instance's interfaces",
                         name_.c_str());
-        out = tx_[reverse ? static_cast<std::size_t>(port) : peer_[static_cast<std::size_t>(port)]];
-    } else if (interfaces_.size() > 1 && port != 0) {
+        const auto in = static_cast<std::size_t>(port);
+        return inject_out_of(reverse ? in : peer_[in], data, length);
+    }
+    if (interfaces_.size() > 1 && port != 0) {
         // Passive mode has one way out: the interface the device sends on
         // (the first of an aggregate). Both directions leave through it,
         // which on the capture interface reaches both ends of the flow.
@@ -266,13 +266,54 @@ int Session::inject(int port, bool reverse, const std::uint8_t* data, std::uint3
     // zc_device_inject copies the frame into a pool buffer (counted in the
     // device's sent frames).
     int rc = -EAGAIN;
-    for (int attempt = 0; attempt < 2000 && rc == -EAGAIN; ++attempt) {
-        rc = zc_device_inject(out, data, length);
-        if (rc == -EAGAIN) {
-            struct timespec pause = {0, 50000};
-            ::nanosleep(&pause, nullptr);
-        }
+    for (int attempt = 0; attempt < kInjectAttempts && rc == -EAGAIN; ++attempt) {
+        rc = zc_device_inject(device_, data, length);
+        if (rc == -EAGAIN)
+            pause_for_tx();
     }
+    return injected(rc, length);
+}
+
+// Inline: out of one interface of the aggregate. zc_device_inject sends out
+// of the first only, so the frame is copied (the explicit copy of inject)
+// into a buffer taken for transmit, and that buffer goes out of `port` with
+// zc_device_forward_burst (which the device counts among its forwarded
+// frames; the session counts it as injected).
+int Session::inject_out_of(std::size_t port, const std::uint8_t* data, std::uint32_t length) noexcept
+{
+    zc_cluster* pool = zc_device_cluster(device_);
+    if (length == 0 || length > zc_buffer_capacity(pool))
+        return injected(-EMSGSIZE, length);
+    int rc = -EAGAIN;
+    for (int attempt = 0; attempt < kInjectAttempts && rc == -EAGAIN; ++attempt) {
+        std::uint32_t buffer = 0;
+        if (zc_device_tx_alloc(device_, &buffer, 1) == 1) {
+            auto* frame = static_cast<std::uint8_t*>(zc_buffer_data(pool, buffer));
+            std::memcpy(frame, data, length); // the explicit copy inject promises
+            zc_packet packet{};
+            packet.data = frame;
+            packet.caplen = length;
+            packet.len = length;
+            packet.buffer = buffer;
+            const auto out = static_cast<std::uint16_t>(port);
+            // The buffer passes to the device, sent or not (TX ring full: try again).
+            if (zc_device_forward_burst(device_, &packet, &out, 1) == 1)
+                rc = 0;
+        }
+        if (rc == -EAGAIN)
+            pause_for_tx();
+    }
+    return injected(rc, length);
+}
+
+void Session::pause_for_tx() noexcept
+{
+    struct timespec pause = {0, 50000};
+    ::nanosleep(&pause, nullptr);
+}
+
+int Session::injected(int rc, std::uint32_t length) noexcept
+{
     if (rc == 0) {
         ++counters_.injected;
         return 0;

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
 // daq-zc/session_receive.cpp — the fast path of a session (session.hpp):
-// receive, filter, forward, release. No allocation, no logging, no copy
-// except the forward's explicit one into the peer's TX buffer (counted by
-// the TX device).
-
-#include <cstring>
+// receive, filter, settle (forward or release, batched). No allocation, no
+// logging, no copy: a forwarded packet leaves from the buffer it arrived in
+// (zc_device_forward_burst), one call per batch, not per packet.
 
 #include "session.hpp"
 
@@ -28,8 +26,6 @@ bool Session::admit(const zc_packet& packet) noexcept
     if (filter_.passes(packet.data, packet.len, packet.caplen))
         return true;
     ++counters_.filtered;
-    if (inline_)
-        forward(packet);
     return false;
 }
 
@@ -43,19 +39,18 @@ int Session::egress_index(const zc_packet& packet) const noexcept
     return inline_ && packet.port < peer_.size() ? interfaces_[peer_[packet.port]].index : -1;
 }
 
-void Session::forward(const zc_packet& packet) noexcept
+void Session::settle(const zc_packet& packet, bool let_through) noexcept
 {
-    // A frame cut to a pool buffer (longer than the buffer) cannot go out whole.
-    if (packet.port >= peer_.size() || packet.caplen < packet.len) {
-        ++counters_.not_forwarded;
-        return;
-    }
-    // The explicit copy of this mode: into a buffer of the peer's TX device.
-    if (zc_device_inject(tx_[peer_[packet.port]], packet.data, packet.caplen) != 0) {
-        ++counters_.not_forwarded;
-        return;
-    }
-    ++counters_.forwarded;
+    if (inline_ && let_through)
+        forward_later(packet);
+    else
+        release_later(packet);
+}
+
+void Session::flush() noexcept
+{
+    flush_forwards();
+    flush_releases();
 }
 
 void Session::release(const zc_packet* packets, std::uint32_t n) noexcept
@@ -77,6 +72,29 @@ void Session::flush_releases() noexcept
         return;
     release(releases_, release_count_);
     release_count_ = 0;
+}
+
+void Session::forward_later(const zc_packet& packet) noexcept
+{
+    // A port outside the pairs cannot happen (the aggregate has no other);
+    // were it to, the device would refuse the packet and count it.
+    forward_ports_[forward_count_] = packet.port < peer_.size() ? peer_[packet.port] : UINT16_MAX;
+    forwards_[forward_count_++] = packet;
+    if (forward_count_ == kBurst)
+        flush_forwards();
+}
+
+void Session::flush_forwards() noexcept
+{
+    if (forward_count_ == 0 || !device_)
+        return;
+    // The buffers pass to the device, sent or not: none is released here.
+    const std::uint32_t queued = zc_device_forward_burst(device_, forwards_, forward_ports_, forward_count_);
+    counters_.forwarded += queued;
+    counters_.forward_failed += forward_count_ - queued;
+    if (!forward_zero_copy_)
+        counters_.forward_copied += queued; // by the kernel, into an skb (AF_XDP copy mode, AF_PACKET)
+    forward_count_ = 0;
 }
 
 } // namespace daqzc

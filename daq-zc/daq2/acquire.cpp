@@ -6,15 +6,15 @@
 // Packets come from the session in bursts of up to kBurst into pending_.
 // Each one runs through the BPF filter (Session::admit), then the callback
 // gets a DAQ_PktHdr_t and a pointer straight into the pool buffer; its
-// verdict is counted (passive mode forwards nothing, so that is all a
-// verdict does). Once every packet of a burst has been looked at, all its
-// buffers go back to the device in one release. A burst cut short (count
-// reached, or breakloop) stays pending for the next acquire.
-//
-// Inline mode: a packet whose verdict lets it through (PASS, REPLACE,
-// WHITELIST, IGNORE — and every packet the filter kept from Snort) is sent
-// out of its peer interface right after the callback (Session::forward:
-// one explicit, counted copy); BLOCK, BLACKLIST and RETRY drop it.
+// verdict is counted, and the packet settled (Session::settle): inline and
+// let through (PASS, REPLACE, WHITELIST, IGNORE — and every packet the
+// filter kept from Snort), into the forward batch; otherwise (passive
+// mode, BLOCK, BLACKLIST, RETRY) into the release batch. Both batches go to
+// the device once the burst has been looked at, and whenever acquire
+// returns: one zc_device_forward_burst (out of each packet's peer, from the
+// buffer it arrived in) and one zc_device_release_burst. A burst cut short
+// (count reached, or breakloop) keeps the packets not yet looked at for
+// the next acquire; those looked at are settled before it returns.
 //
 // acquire(count): count <= 0 runs until breakloop; otherwise until `count`
 // packets reached the callback. It returns 0 (DAQ_SUCCESS) after that, after
@@ -29,23 +29,10 @@
 #include <algorithm>
 
 #include "instance.hpp"
+// after instance.hpp: it needs the DAQ header first
+#include "../daq_session.hpp"
 
 namespace daqzc {
-namespace {
-
-// As libdaq's afpacket module: which verdicts let a packet through.
-bool lets_through(DAQ_Verdict verdict) noexcept
-{
-    switch (verdict) {
-    case DAQ_VERDICT_PASS:
-    case DAQ_VERDICT_REPLACE:
-    case DAQ_VERDICT_WHITELIST:
-    case DAQ_VERDICT_IGNORE: return true;
-    default: return false; // BLOCK, BLACKLIST, RETRY
-    }
-}
-
-} // namespace
 
 void Instance::fill_header(const zc_packet& packet, DAQ_PktHdr_t& header) const noexcept
 {
@@ -78,8 +65,10 @@ void Instance::deliver_pending(int count, int& delivered, DAQ_Analysis_Func_t ca
             return;
         }
         const zc_packet& packet = pending_[head_++];
-        if (!session_.admit(packet))
+        if (!session_.admit(packet)) {
+            session_.settle(packet, true); // inline: it crosses unseen
             continue;
+        }
         fill_header(packet, header);
         DAQ_Verdict verdict = DAQ_VERDICT_PASS;
         if (callback) {
@@ -90,8 +79,7 @@ void Instance::deliver_pending(int count, int& delivered, DAQ_Analysis_Func_t ca
         }
         ++stats_.packets_received;
         ++delivered;
-        if (session_.inline_mode() && lets_through(verdict))
-            session_.forward(packet);
+        session_.settle(packet, lets_through(verdict));
     }
 }
 
@@ -105,14 +93,15 @@ int Instance::acquire(int count, DAQ_Analysis_Func_t callback, void* user) noexc
     std::uint64_t idle_deadline_ms = 0; // 0: not idle
     for (;;) {
         deliver_pending(count, delivered, callback, user);
+        // Every packet looked at goes to the device now: forwarded or given
+        // back, one call each for the burst.
+        session_.flush();
         if (break_seen_ || session_.take_interrupt()) {
             break_seen_ = false;
             return DAQ_SUCCESS;
         }
         if (count > 0 && delivered >= count)
             return DAQ_SUCCESS;
-        // Every packet taken has been looked at: one release for the burst.
-        session_.release(pending_, count_);
         head_ = count_ = 0;
         std::uint32_t got = session_.receive(pending_, kBurst);
         if (got == ZC_DEVICE_END)

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "../daq_codes.hpp"
+#include "../daq_session.hpp"
 
 namespace daqzc {
 namespace {
@@ -139,41 +140,25 @@ int Instance::breakloop() noexcept
 int Instance::stop() noexcept
 {
     if (session_.is_open()) {
-        session_.release(pending_, count_);
+        // The packets of a cut burst not yet looked at have no verdict: back.
+        session_.release(pending_ + head_, count_ - head_);
         head_ = count_ = 0;
-        session_.close();
+        session_.close(); // forwards and gives back what is settled
     }
     const bool was_open = state_ != DAQ_STATE_UNINITIALIZED;
     state_ = DAQ_STATE_STOPPED;
     if (session_.debug() && was_open) {
         DAQ_Stats_t stats{};
         get_stats(&stats);
-        const SessionCounters& counters = session_.counters();
-        std::fprintf(stderr,
-                     "daq_zc: %s stopped: %llu received by the device, %llu dropped, %llu analyzed, %llu filtered, "
-                     "%llu injected, %llu forwarded, %llu let through but not forwarded\n",
-                     session_.name().c_str(), static_cast<unsigned long long>(stats.hw_packets_received),
-                     static_cast<unsigned long long>(stats.hw_packets_dropped),
-                     static_cast<unsigned long long>(stats.packets_received),
-                     static_cast<unsigned long long>(stats.packets_filtered),
-                     static_cast<unsigned long long>(stats.packets_injected),
-                     static_cast<unsigned long long>(counters.forwarded),
-                     static_cast<unsigned long long>(counters.not_forwarded));
+        print_stopped("daq_zc", session_, stats, "");
     }
     return DAQ_SUCCESS;
 }
 
 int Instance::get_stats(DAQ_Stats_t* out) noexcept
 {
-    const zc_device_stats device = session_.device_counters();
     *out = stats_;
-    // What the device received (filtered or not, analyzed or still held),
-    // and what it lost: its RX ring was full or its fill ring empty (a
-    // cluster queue: what the owner could not give it because it was full).
-    out->hw_packets_received = device.packets;
-    out->hw_packets_dropped = device.dropped;
-    out->packets_filtered = session_.counters().filtered;
-    out->packets_injected = session_.counters().injected;
+    fill_session_stats(session_, *out);
     return DAQ_SUCCESS;
 }
 
@@ -185,14 +170,7 @@ void Instance::reset_stats() noexcept
 
 std::uint32_t Instance::capabilities() const noexcept
 {
-    std::uint32_t capabilities = DAQ_CAPA_BPF | DAQ_CAPA_BREAKLOOP | DAQ_CAPA_UNPRIV_START;
-    if (session_.inline_mode())
-        capabilities |= DAQ_CAPA_BLOCK | DAQ_CAPA_REPLACE; // REPLACE: Snort's in-place changes are what is copied out
-    if (session_.can_send())
-        capabilities |= DAQ_CAPA_INJECT;
-    if (!session_.interfaces().empty())
-        capabilities |= DAQ_CAPA_DEVICE_INDEX;
-    return capabilities;
+    return session_capabilities(session_, DAQ_CAPA_BPF | DAQ_CAPA_BREAKLOOP | DAQ_CAPA_UNPRIV_START);
 }
 
 int Instance::device_index(const char* name) const noexcept

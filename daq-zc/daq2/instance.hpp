@@ -2,7 +2,7 @@
 //
 // daq-zc/daq2/instance.hpp — one instance of the DAQ 2 module: what
 // daq_initialize returns as the handle, and what every other entry point
-// (module.cpp) works on. The device(s), filter, forwarding, releases and
+// (module.cpp) works on. The device, filter, forwarding, releases and
 // the interruptible wait are the shared Session's (../session.hpp); this
 // class adds what is DAQ 2's own: the states, the callback loop, the
 // DAQ_Stats_t.
@@ -16,8 +16,9 @@
 //               start() on.
 //   start       counters from zero                     -> STARTED
 //   acquire     the receive loop (acquire.cpp)
-//   stop        gives back every buffer, keeps the final counters, closes
-//               the device(s)                           -> STOPPED
+//   stop        forwards what was let through, gives back every other
+//               buffer, keeps the final counters, closes the device
+//                                                       -> STOPPED
 //   shutdown    frees the instance (stopping it first if needed)
 // breakloop may come from another thread or a signal handler: it raises
 // the session's interrupt, which ends a wait at once and which acquire
@@ -74,8 +75,9 @@ private:
     DAQ_State state_ = DAQ_STATE_UNINITIALIZED;
     bool break_seen_ = false; // deliver_pending took a breakloop: acquire returns
 
-    // Packets taken from the device: [0, head_) handed to Snort, [head_,
-    // count_) not yet. Their buffers go back in one release once all are.
+    // Packets taken from the device: [0, head_) looked at (settled with the
+    // session: forwarded or given back when acquire flushes), [head_,
+    // count_) not yet.
     zc_packet pending_[kBurst]{};
     std::uint32_t head_ = 0;
     std::uint32_t count_ = 0;

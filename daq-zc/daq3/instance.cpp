@@ -15,6 +15,7 @@
 #include <string>
 
 #include "../daq_codes.hpp"
+#include "../daq_session.hpp"
 
 namespace daqzc::daq3 {
 namespace {
@@ -81,8 +82,9 @@ int Instance::create(DAQ_ModuleConfig_h config, DAQ_ModuleInstance_h owner, Inst
             const unsigned instances = api.config_get_total_instances(config);
             if (rc == -EBUSY && instances > 1)
                 api.set_errbuf(owner,
-                               "%s (Snort runs %u packet threads: give each its own queue, -i \"zc:eth0@0 "
-                               "zc:eth0@1 ...\" or zc-balance's zc:99@0 zc:99@1 ...; see daq_zc(7))",
+                               "%s (Snort runs %u packet threads: give each its own queue, one -i per "
+                               "thread: -i zc:eth0@0 -i zc:eth0@1 ..., or zc-balance's -i zc:99@0 -i zc:99@1 ...; "
+                               "see daq_zc(7))",
                                session.error(), instances);
             else
                 api.set_errbuf(owner, "%s", session.error());
@@ -138,25 +140,17 @@ int Instance::stop() noexcept
     // the device is closed their data is gone. A later finalize only
     // returns the message to the pool.
     pool_.for_each_held([this](Message& message) {
-        session_.release_later(message.packet);
+        session_.settle(message.packet, false); // no verdict: not forwarded
         message.packet.data = nullptr;
     });
-    session_.flush_releases();
+    session_.flush();
     if (session_.debug()) {
         DAQ_Stats_t stats{};
         get_stats(&stats);
-        const SessionCounters& counters = session_.counters();
-        std::fprintf(stderr,
-                     "daq_zc (DAQ 3): %s stopped: %llu received by the device, %llu dropped, %llu analyzed, %llu "
-                     "filtered, %llu injected, %llu forwarded, %llu let through but not forwarded, %llu outstanding\n",
-                     session_.name().c_str(), static_cast<unsigned long long>(stats.hw_packets_received),
-                     static_cast<unsigned long long>(stats.hw_packets_dropped),
-                     static_cast<unsigned long long>(stats.packets_received),
-                     static_cast<unsigned long long>(stats.packets_filtered),
-                     static_cast<unsigned long long>(stats.packets_injected),
-                     static_cast<unsigned long long>(counters.forwarded),
-                     static_cast<unsigned long long>(counters.not_forwarded),
-                     static_cast<unsigned long long>(stats.packets_outstanding));
+        char outstanding[64];
+        std::snprintf(outstanding, sizeof outstanding, ", %llu outstanding",
+                      static_cast<unsigned long long>(stats.packets_outstanding));
+        print_stopped("daq_zc (DAQ 3)", session_, stats, outstanding);
     }
     session_.close();
     return DAQ_SUCCESS;
@@ -220,16 +214,9 @@ int Instance::ioctl(DAQ_IoctlCmd command, void* argument, std::size_t length) no
 
 int Instance::get_stats(DAQ_Stats_t* stats) noexcept
 {
-    const zc_device_stats device = session_.device_counters();
     *stats = DAQ_Stats_t{};
-    // What the device received (filtered or not, analyzed or still held),
-    // and what it lost: its RX ring was full or its fill ring empty (a
-    // cluster queue: what the owner could not give it because it was full).
-    stats->hw_packets_received = device.packets;
-    stats->hw_packets_dropped = device.dropped;
+    fill_session_stats(session_, *stats);
     stats->packets_received = received_;
-    stats->packets_filtered = session_.counters().filtered;
-    stats->packets_injected = session_.counters().injected;
     stats->packets_outstanding = pool_.size() - pool_.available();
     for (int verdict = 0; verdict < MAX_DAQ_VERDICT; ++verdict)
         stats->verdicts[verdict] = verdicts_[verdict];
@@ -245,14 +232,7 @@ void Instance::reset_stats() noexcept
 
 std::uint32_t Instance::capabilities() const noexcept
 {
-    std::uint32_t capabilities = DAQ_CAPA_BPF | DAQ_CAPA_INTERRUPT | DAQ_CAPA_UNPRIV_START;
-    if (session_.inline_mode())
-        capabilities |= DAQ_CAPA_BLOCK | DAQ_CAPA_REPLACE; // REPLACE: Snort's in-place changes are what is copied out
-    if (session_.can_send())
-        capabilities |= DAQ_CAPA_INJECT;
-    if (!session_.interfaces().empty())
-        capabilities |= DAQ_CAPA_DEVICE_INDEX;
-    return capabilities;
+    return session_capabilities(session_, DAQ_CAPA_BPF | DAQ_CAPA_INTERRUPT | DAQ_CAPA_UNPRIV_START);
 }
 
 int Instance::get_msg_pool_info(DAQ_MsgPoolInfo_t* info) const noexcept

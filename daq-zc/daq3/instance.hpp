@@ -2,7 +2,7 @@
 //
 // daq-zc/daq3/instance.hpp — one instance of the DAQ 3 module, one per
 // Snort 3 packet thread: what instantiate returns as the context, and what
-// every other entry point (module.cpp) works on. The device(s), filter,
+// every other entry point (module.cpp) works on. The device, filter,
 // forwarding, releases and the interruptible wait are the shared Session's
 // (../session.hpp); this class adds libdaq 3's message pool, its states
 // and its DAQ_Stats_t.
@@ -13,19 +13,20 @@
 //                message pool
 //   start        counters from zero
 //   msg_receive  up to max_recv messages (receive.cpp)
-//   msg_finalize a verdict for one message: counted, applied inline, and
-//                its buffer given back (receive.cpp)
-//   stop         gives back every buffer (those of messages not yet
-//                finalized too: their data is gone once the device
-//                closes), keeps the final counters, closes the device(s)
+//   msg_finalize a verdict for one message: counted, and its buffer
+//                forwarded (inline, let through) or given back (receive.cpp)
+//   stop         forwards what was let through, gives back every other
+//                buffer (those of messages not yet finalized too, not
+//                forwarded: their data is gone once the device closes),
+//                keeps the final counters, closes the device
 //   destroy      frees the instance
 // interrupt may come from any thread: it ends a waiting msg_receive at once
 // (DAQ_RSTAT_INTERRUPTED), or the next one.
 //
-// Releases are batched (Session::release_later): a finalized message's
-// buffer goes back with up to kBurst - 1 others, and at the latest when
-// the next msg_receive starts (or at stop) — a buffer is never held past
-// the next receive after its message was finalized.
+// Forwards and releases are batched (Session::settle): a finalized
+// message's buffer goes out (or back) with up to kBurst - 1 others, and at
+// the latest when the next msg_receive starts (or at stop) — a buffer is
+// never held past the next receive after its message was finalized.
 #ifndef DAQZC_DAQ3_INSTANCE_HPP
 #define DAQZC_DAQ3_INSTANCE_HPP
 

@@ -3,11 +3,12 @@
 // daq-zc/daq3/receive.cpp — msg_receive and msg_finalize of the DAQ 3
 // module (fast path: no allocation, no logging, no copy).
 //
-// msg_receive(max_recv) first gives back the buffers of messages finalized
-// since the last call, then takes packets with zc_device_recv_burst, at
-// most min(max_recv, free messages, kBurst) at a time. Each packet runs
-// through the BPF filter (a refused one is counted, forwarded inline, and
-// its buffer given back); each admitted one takes a message whose data is
+// msg_receive(max_recv) first forwards and gives back what the messages
+// finalized since the last call settled (Session::flush), then takes
+// packets with zc_device_recv_burst, at most min(max_recv, free messages,
+// kBurst) at a time. Each packet runs through the BPF filter (a refused
+// one is counted and settled at once: inline it crosses unseen, passive
+// its buffer goes back); each admitted one takes a message whose data is
 // the pool buffer itself. The status, as libdaq 3 documents it and its
 // afpacket and pcap modules return it:
 //   DAQ_RSTAT_OK           max_recv messages
@@ -22,31 +23,20 @@
 //                          owner gone), with the sentence in the error buffer
 // Only a call that has received nothing yet waits.
 //
-// msg_finalize(verdict) counts the verdict as given; inline, PASS,
-// REPLACE, WHITELIST and IGNORE send the frame out of the peer (one
-// explicit, counted copy), BLOCK and BLACKLIST drop it. Then the buffer
-// joins the release batch (instance.hpp) and the message the free list.
+// msg_finalize(verdict) counts the verdict as given and settles the packet
+// (Session::settle): inline, PASS, REPLACE, WHITELIST and IGNORE put it in
+// the forward batch (out of its peer from the buffer it arrived in, one
+// zc_device_forward_burst per kBurst or at the next msg_receive; the
+// buffer passes to the device); BLOCK and BLACKLIST, and every verdict in
+// passive mode, in the release batch. Then the message joins the free list.
 
 #include <algorithm>
 
 #include "instance.hpp"
+// after instance.hpp: it needs the DAQ header first
+#include "../daq_session.hpp"
 
 namespace daqzc::daq3 {
-namespace {
-
-// As libdaq's afpacket module: which verdicts let a packet through.
-bool lets_through(DAQ_Verdict verdict) noexcept
-{
-    switch (verdict) {
-    case DAQ_VERDICT_PASS:
-    case DAQ_VERDICT_REPLACE:
-    case DAQ_VERDICT_WHITELIST:
-    case DAQ_VERDICT_IGNORE: return true;
-    default: return false; // BLOCK, BLACKLIST
-    }
-}
-
-} // namespace
 
 void Instance::fill(Message& message, const zc_packet& packet) noexcept
 {
@@ -84,7 +74,7 @@ DAQ_RecvStatus Instance::wait(std::uint64_t& deadline_ms) noexcept
 
 unsigned Instance::receive(unsigned max_recv, const DAQ_Msg_t* msgs[], DAQ_RecvStatus* status) noexcept
 {
-    session_.flush_releases();
+    session_.flush();
     if (!session_.is_open()) {
         base_api().set_errbuf(owner_, "%s: cannot receive: the device is closed", session_.name().c_str());
         *status = DAQ_RSTAT_ERROR;
@@ -122,7 +112,7 @@ unsigned Instance::receive(unsigned max_recv, const DAQ_Msg_t* msgs[], DAQ_RecvS
         for (std::uint32_t i = 0; i < got; ++i) {
             const zc_packet& packet = burst_[i];
             if (!session_.admit(packet)) {
-                session_.release_later(packet);
+                session_.settle(packet, true); // inline: it crosses unseen
                 continue;
             }
             Message* message = pool_.take();
@@ -146,11 +136,8 @@ int Instance::finalize(const DAQ_Msg_t* msg, DAQ_Verdict verdict) noexcept
     if (verdict < DAQ_VERDICT_PASS || verdict >= MAX_DAQ_VERDICT)
         verdict = DAQ_VERDICT_PASS;
     ++verdicts_[verdict];
-    if (message->packet.data) { // null once stop() gave the buffer back
-        if (session_.inline_mode() && lets_through(verdict))
-            session_.forward(message->packet);
-        session_.release_later(message->packet);
-    }
+    if (message->packet.data) // null once stop() gave the buffer back
+        session_.settle(message->packet, lets_through(verdict));
     pool_.give_back(message);
     return DAQ_SUCCESS;
 }

@@ -13,7 +13,10 @@
 // with its own sentence. Veth pairs in network namespaces (root only):
 // passive capture receives exactly what was sent, byte for byte; inject
 // sends out; in inline mode exactly the frames whose verdict lets them
-// through reach the far side, in either direction.
+// through reach the far side, in either direction (and through
+// zc:afpacket:), REPLACE's in-place change included, forwarded from their
+// own buffers (the debug line's counts). What the DAQ 2 and DAQ 3 tests
+// share is daq_fixture.hpp.
 //
 // Waits are bounded (5 s for an interrupt to take effect, 10 s for frames
 // to arrive) only so that a broken module fails instead of hanging; nothing
@@ -31,18 +34,12 @@ extern "C" {
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
-#include <sys/mount.h>
-#include <sys/statfs.h>
-#include <sys/vfs.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <future>
-#include <linux/magic.h>
 #include <map>
 #include <set>
 #include <string>
@@ -50,7 +47,7 @@ extern "C" {
 #include <vector>
 
 #include "../../drivers/synthetic/frames.hpp"
-#include "netns.hpp"
+#include "daq_fixture.hpp"
 
 #ifndef DAQ_ZC_MODULE_DIR
 #error DAQ_ZC_MODULE_DIR, the module directory of the build tree, must be defined
@@ -208,69 +205,6 @@ struct Receiver {
         }
     }
 };
-
-// ------------------------------------------------------------ capture files
-
-struct FileFrame {
-    Bytes bytes;
-    std::uint64_t timestamp_ns;
-};
-
-class TempDirectory {
-public:
-    TempDirectory()
-    {
-        std::string pattern = "/tmp/zc-daq3-test-XXXXXX";
-        if (!::mkdtemp(pattern.data()))
-            throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDirectory() { std::filesystem::remove_all(path_); }
-    [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
-
-void write_pcap(const std::string& path, const std::vector<FileFrame>& frames)
-{
-    pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
-    ASSERT_NE(dead, nullptr);
-    pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
-    ASSERT_NE(dumper, nullptr) << path << ": " << pcap_geterr(dead);
-    for (const FileFrame& frame : frames) {
-        struct pcap_pkthdr header {};
-        header.ts.tv_sec = static_cast<time_t>(frame.timestamp_ns / 1000000000u);
-        header.ts.tv_usec = static_cast<suseconds_t>(frame.timestamp_ns % 1000000000u); // ns: nano precision
-        header.caplen = static_cast<bpf_u_int32>(frame.bytes.size());
-        header.len = header.caplen;
-        pcap_dump(reinterpret_cast<u_char*>(dumper), &header, frame.bytes.data());
-    }
-    pcap_dump_close(dumper);
-    pcap_close(dead);
-}
-
-constexpr std::uint64_t kFirstNs = 1700000000123456789ull;
-constexpr std::uint32_t kFileFlows = 4;
-
-std::vector<FileFrame> file_frames(std::uint32_t count, std::uint64_t gap_ns = 1000)
-{
-    std::vector<FileFrame> frames;
-    for (std::uint32_t i = 0; i < count; ++i)
-        frames.push_back(FileFrame{test_frame(i, kFileFlows), kFirstNs + i * gap_ns});
-    return frames;
-}
-
-// The sequence number frames::build wrote in a frame, or ~0 for a stranger.
-std::uint64_t sequence_of(const Bytes& bytes)
-{
-    frames::Flow flow{};
-    std::uint64_t sequence = 0;
-    if (!frames::parse(reinterpret_cast<const std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size()),
-                       &flow, &sequence))
-        return ~0ull;
-    return sequence;
-}
 
 // ------------------------------------------------------------ loading
 
@@ -707,30 +641,7 @@ TEST_F(Daq3Test, InjectOnADeviceThatCannotSendSaysSo)
 
 // ------------------------------------------------------------ veth (root)
 
-constexpr std::uint64_t kVethFrames = 2000;
-
-struct Network {
-    Network() { mount_bpffs(); }
-    NetnsPair pair;
-    NetnsPair::Veth veth = pair.add_veth(1);
-    NetnsPair::Veth second = pair.add_veth(1); // inline: veth.b and second.b are the bridge
-    EnterNetns inside{pair.b()};
-};
-
 class Daq3VethTest : public NetworkTest<Network> {};
-
-Child start_sender(const std::string& interface, std::uint64_t count, const std::string& netns)
-{
-    return Child(
-        [=] {
-            RawSocket out(interface, RawSocket::Direction::Send);
-            for (std::uint64_t sequence = 0; sequence < count; ++sequence)
-                if (!out.send(test_frame(sequence)))
-                    return 1;
-            return 0;
-        },
-        netns, Child::Start::OnGo);
-}
 
 TEST_F(Daq3VethTest, PassiveCaptureCountsExactlyWhatWasSent)
 {
@@ -841,75 +752,60 @@ TEST_F(Daq3VethTest, InjectSendsOutTheCaptureInterface)
 
 // ------------------------------------------------------------ inline (root)
 
-// Verdicts by sequence number: 0 BLOCK, 1 PASS, 2 WHITELIST, 3 BLACKLIST
-// (mod 4), so exactly sequences 1 and 2 (mod 4) may cross the bridge.
-DAQ_Verdict verdict_for(std::uint64_t sequence)
+// Snort's verdicts by each frame's fate (daq_fixture.hpp).
+DAQ_Verdict verdict_of(Fate fate)
 {
-    static constexpr DAQ_Verdict kVerdicts[] = {DAQ_VERDICT_BLOCK, DAQ_VERDICT_PASS, DAQ_VERDICT_WHITELIST,
-                                                DAQ_VERDICT_BLACKLIST};
-    return kVerdicts[sequence % 4];
+    switch (fate) {
+    case Fate::Block: return DAQ_VERDICT_BLOCK;
+    case Fate::Pass: return DAQ_VERDICT_PASS;
+    case Fate::Whitelist: return DAQ_VERDICT_WHITELIST;
+    case Fate::Blacklist: return DAQ_VERDICT_BLACKLIST;
+    case Fate::Replace: return DAQ_VERDICT_REPLACE;
+    }
+    return DAQ_VERDICT_PASS;
 }
-bool crosses(std::uint64_t sequence) { return sequence % 4 == 1 || sequence % 4 == 2; }
 
-struct Direction {
+struct Bridging {
     const char* title;
     bool from_second; // send into second.b, expect out of veth.b
+    bool afpacket;    // -i zc:afpacket:A:B (AF_PACKET) rather than zc:A:B (AF_XDP)
 };
-void PrintTo(const Direction& direction, std::ostream* out) { *out << direction.title; }
+void PrintTo(const Bridging& bridging, std::ostream* out) { *out << bridging.title; }
 
-class Daq3InlineTest : public Daq3VethTest, public ::testing::WithParamInterface<Direction> {};
+class Daq3InlineTest : public Daq3VethTest, public ::testing::WithParamInterface<Bridging> {};
 
-TEST_P(Daq3InlineTest, PassedFramesCrossTheBridgeAndBlockedOnesDoNot)
+// Every frame let through crosses byte for byte (REPLACE's as Snort left
+// it in the message's data), none blocked does; and nothing was copied in
+// user space: every frame let through left from the buffer it arrived in
+// (the debug line's forwarded count), none failed, nothing was injected,
+// and the session has no packet socket beyond the aggregate's own.
+TEST_P(Daq3InlineTest, PassedFramesCrossTheBridgeFromTheirOwnBuffersAndBlockedOnesDoNot)
 {
     const Network& n = net();
-    const bool reverse = GetParam().from_second;
+    const Bridging& bridging = GetParam();
+    const bool reverse = bridging.from_second;
     const std::string send_a = reverse ? n.second.a : n.veth.a;
     const std::string receive_a = reverse ? n.veth.a : n.second.a;
     const std::string in_b = reverse ? n.second.b : n.veth.b;
     const std::string out_b = reverse ? n.veth.b : n.second.b;
     constexpr std::uint64_t kFrames = 1000;
-    std::uint64_t expected = 0;
-    for (std::uint64_t k = 0; k < kFrames; ++k)
-        expected += crosses(k) ? 1 : 0;
+    const std::uint64_t expected = crossing(kFrames);
 
-    Child far_end(
-        [=] {
-            RawSocket in(receive_a, RawSocket::Direction::Receive);
-            Child::report('r');
-            std::map<std::uint64_t, unsigned> got;
-            std::uint64_t wrong = 0;
-            const Clock::time_point give_up = Clock::now() + std::chrono::seconds(15);
-            Bytes frame;
-            while (Clock::now() < give_up) {
-                if (!in.receive(frame, 1000)) {
-                    if (got.size() >= expected)
-                        break;
-                    continue;
-                }
-                std::uint64_t sequence = sequence_of(frame);
-                if (sequence >= kFrames || !crosses(sequence) || frame != test_frame(sequence)) {
-                    ++wrong;
-                    continue;
-                }
-                ++got[sequence];
-            }
-            std::uint64_t duplicates = 0;
-            for (const auto& [sequence, times] : got)
-                duplicates += times - 1;
-            std::printf("   far end on %s: %zu of %llu frames, %llu wrong, %llu duplicates\n", receive_a.c_str(),
-                        got.size(), static_cast<unsigned long long>(expected), static_cast<unsigned long long>(wrong),
-                        static_cast<unsigned long long>(duplicates));
-            return got.size() == expected && wrong == 0 && duplicates == 0 ? 0 : 1;
-        },
-        n.pair.a());
+    Child far_end = start_far_end(receive_a, kFrames, n.pair.a());
     ASSERT_EQ(far_end.wait_report(10000), 'r') << "the far end did not start";
     Child sender = start_sender(send_a, kFrames, n.pair.a());
 
-    Config config("zc:" + n.veth.b + ":" + n.second.b, 200, DAQ_MODE_INLINE);
+    const std::string prefix = bridging.afpacket ? "zc:afpacket:" : "zc:";
+    Config config(prefix + n.veth.b + ":" + n.second.b, 200, DAQ_MODE_INLINE);
+    config.set("debug");
     Instance daq(config, Instance::AfterClose{});
     ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
+    // One per interface: AF_XDP's holds promiscuous mode, AF_PACKET's
+    // receives and sends. No TX-only zc:afpacket: device beside them.
+    EXPECT_EQ(packet_sockets_here(), 2u) << "a packet socket besides the aggregate's";
     const std::uint32_t capabilities = daq_instance_get_capabilities(daq.handle);
     EXPECT_TRUE(capabilities & DAQ_CAPA_BLOCK);
+    EXPECT_TRUE(capabilities & DAQ_CAPA_REPLACE);
     EXPECT_TRUE(capabilities & DAQ_CAPA_INJECT);
     ASSERT_EQ(daq_instance_start(daq.handle), DAQ_SUCCESS) << daq.error();
     sender.go();
@@ -924,13 +820,17 @@ TEST_P(Daq3InlineTest, PassedFramesCrossTheBridgeAndBlockedOnesDoNot)
         ASSERT_TRUE(status == DAQ_RSTAT_OK || status == DAQ_RSTAT_WOULD_BLOCK || status == DAQ_RSTAT_TIMEOUT)
             << status << " " << daq.error();
         for (unsigned i = 0; i < got; ++i) {
-            const std::uint8_t* data = daq_msg_get_data(msgs[i]);
-            seen.push_back(Seen{*daq_msg_get_pkthdr(msgs[i]), Bytes(data, data + daq_msg_get_data_len(msgs[i]))});
-            daq_instance_msg_finalize(daq.handle, msgs[i], verdict_for(sequence_of(seen.back().bytes)));
+            std::uint8_t* data = daq_msg_get_data(msgs[i]);
+            const std::uint32_t length = daq_msg_get_data_len(msgs[i]);
+            seen.push_back(Seen{*daq_msg_get_pkthdr(msgs[i]), Bytes(data, data + length)});
+            const Fate fate = fate_of(sequence_of(seen.back().bytes));
+            if (fate == Fate::Replace)
+                rewrite_in_place(data, length);
+            daq_instance_msg_finalize(daq.handle, msgs[i], verdict_of(fate));
         }
     }
     EXPECT_EQ(sender.join(), 0) << "the sender failed";
-    // The last finalized buffers go back (and their frames out) with the next receive.
+    // The last finalized frames go out (and the rest back) with the next receive.
     DAQ_RecvStatus status = DAQ_RSTAT_OK;
     daq_instance_msg_receive(daq.handle, 64, msgs, &status);
     EXPECT_EQ(status, DAQ_RSTAT_TIMEOUT);
@@ -951,13 +851,31 @@ TEST_P(Daq3InlineTest, PassedFramesCrossTheBridgeAndBlockedOnesDoNot)
     const DAQ_Stats_t stats = daq.stats();
     EXPECT_EQ(stats.packets_received, kFrames);
     EXPECT_EQ(stats.verdicts[DAQ_VERDICT_BLOCK] + stats.verdicts[DAQ_VERDICT_BLACKLIST], kFrames - expected);
-    EXPECT_EQ(stats.verdicts[DAQ_VERDICT_PASS] + stats.verdicts[DAQ_VERDICT_WHITELIST], expected);
-    EXPECT_EQ(stats.hw_packets_dropped, 0u);
+    EXPECT_EQ(stats.verdicts[DAQ_VERDICT_PASS] + stats.verdicts[DAQ_VERDICT_WHITELIST] +
+                  stats.verdicts[DAQ_VERDICT_REPLACE],
+              expected);
+    EXPECT_GT(stats.verdicts[DAQ_VERDICT_REPLACE], 0u);
+    EXPECT_EQ(stats.hw_packets_dropped, 0u) << "failed forwards count there too";
+    EXPECT_EQ(stats.packets_injected, 0u);
+
+    StderrCapture captured;
+    ASSERT_EQ(daq_instance_stop(daq.handle), DAQ_SUCCESS) << daq.error();
+    const StopLine stop = parse_stop_line(captured.text());
+    ASSERT_TRUE(stop.found) << "no counters in the debug line at stop";
+    EXPECT_EQ(stop.forwarded, expected) << "forwarded from their own buffers";
+    EXPECT_EQ(stop.forward_failed, 0u);
+    EXPECT_EQ(stop.injected, 0u) << "nothing copied in user space";
+    EXPECT_LE(stop.forward_copied, stop.forwarded);
+    if (bridging.afpacket) {
+        EXPECT_EQ(stop.forward_copied, stop.forwarded) << "the kernel copies each frame into an skb";
+    }
 }
 
-INSTANTIATE_TEST_SUITE_P(Directions, Daq3InlineTest,
-                         ::testing::Values(Direction{"FirstToSecond", false}, Direction{"SecondToFirst", true}),
-                         [](const ::testing::TestParamInfo<Direction>& test) { return test.param.title; });
+INSTANTIATE_TEST_SUITE_P(Bridges, Daq3InlineTest,
+                         ::testing::Values(Bridging{"FirstToSecond", false, false},
+                                           Bridging{"SecondToFirst", true, false},
+                                           Bridging{"AfPacketFirstToSecond", false, true}),
+                         [](const ::testing::TestParamInfo<Bridging>& test) { return test.param.title; });
 
 } // namespace
 } // namespace zc::test

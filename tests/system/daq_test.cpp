@@ -11,7 +11,10 @@
 // sentence. Veth pairs in network namespaces (root only): passive capture
 // receives exactly what was sent, byte for byte, and inject sends out; in
 // inline mode (-Q, A:B) exactly the frames whose verdict lets them through
-// reach the far side, in either direction.
+// reach the far side, in either direction (and through
+// zc:afpacket:), REPLACE's in-place change included, forwarded from their
+// own buffers (the debug line's counts). What the DAQ 2 and DAQ 3 tests
+// share is daq_fixture.hpp.
 //
 // Waits are bounded (5 s for a breakloop to take effect, 10 s for frames to
 // arrive) only so that a broken module fails instead of hanging; nothing is
@@ -27,25 +30,20 @@ int daq_get_device_index(const DAQ_Module_t* module, void* handle, const char* d
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
-#include <sys/mount.h>
-#include <sys/statfs.h>
-#include <sys/vfs.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <future>
-#include <linux/magic.h>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "../../drivers/synthetic/frames.hpp"
-#include "netns.hpp"
+#include "daq_fixture.hpp"
 
 #ifndef DAQ_ZC_MODULE_DIR
 #error DAQ_ZC_MODULE_DIR, the module directory of the build tree, must be defined
@@ -188,70 +186,6 @@ int acquire(Instance& instance, int count, Capture& capture)
 std::future<int> acquire_async(Instance& instance, int count, Capture& capture)
 {
     return std::async(std::launch::async, [&instance, count, &capture] { return acquire(instance, count, capture); });
-}
-
-// ------------------------------------------------------------ capture files
-
-struct FileFrame {
-    Bytes bytes;
-    std::uint64_t timestamp_ns;
-};
-
-class TempDirectory {
-public:
-    TempDirectory()
-    {
-        std::string pattern = "/tmp/zc-daq-test-XXXXXX";
-        if (!::mkdtemp(pattern.data()))
-            throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDirectory() { std::filesystem::remove_all(path_); }
-    [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
-
-void write_pcap(const std::string& path, const std::vector<FileFrame>& frames)
-{
-    pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
-    ASSERT_NE(dead, nullptr);
-    pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
-    ASSERT_NE(dumper, nullptr) << path << ": " << pcap_geterr(dead);
-    for (const FileFrame& frame : frames) {
-        struct pcap_pkthdr header {};
-        header.ts.tv_sec = static_cast<time_t>(frame.timestamp_ns / 1000000000u);
-        header.ts.tv_usec = static_cast<suseconds_t>(frame.timestamp_ns % 1000000000u); // ns: nano precision
-        header.caplen = static_cast<bpf_u_int32>(frame.bytes.size());
-        header.len = header.caplen;
-        pcap_dump(reinterpret_cast<u_char*>(dumper), &header, frame.bytes.data());
-    }
-    pcap_dump_close(dumper);
-    pcap_close(dead);
-}
-
-constexpr std::uint64_t kFirstNs = 1700000000123456789ull;
-constexpr std::uint32_t kFileFlows = 4;
-
-// `count` test frames over kFileFlows flows, `gap_ns` apart.
-std::vector<FileFrame> file_frames(std::uint32_t count, std::uint64_t gap_ns = 1000)
-{
-    std::vector<FileFrame> frames;
-    for (std::uint32_t i = 0; i < count; ++i)
-        frames.push_back(FileFrame{test_frame(i, kFileFlows), kFirstNs + i * gap_ns});
-    return frames;
-}
-
-// The sequence number frames::build wrote in a frame, or ~0 for a stranger.
-std::uint64_t sequence_of(const Bytes& bytes)
-{
-    frames::Flow flow{};
-    std::uint64_t sequence = 0;
-    if (!frames::parse(reinterpret_cast<const std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size()),
-                       &flow, &sequence))
-        return ~0ull;
-    return sequence;
 }
 
 // ------------------------------------------------------------ loading
@@ -414,19 +348,38 @@ TEST_F(DaqTest, BreakloopFromAnotherThreadStopsABusyLoop)
 
 class DaqFileTest : public DaqTest {
 protected:
+    // `frames` into a capture file, and an instance that replays it at top
+    // speed, started (with `filter` unless null, and Snort's `snaplen`).
+    // ASSERT_NO_FATAL_FAILURE it, then use replaying().
+    void replay(const std::vector<FileFrame>& frames, const char* filter = nullptr, int snaplen = 65535)
+    {
+        const std::string path = directory.file("frames.pcap");
+        write_pcap(path, frames);
+        config_ = std::make_unique<Config>("zc:pcap:" + path);
+        config_->config.snaplen = snaplen;
+        config_->set("replay_speed", "0");
+        instance_ = std::make_unique<Instance>(*config_);
+        Instance& daq = *instance_;
+        ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
+        if (filter) {
+            ASSERT_EQ(daq_set_filter(daq.module, daq.handle, filter), DAQ_SUCCESS) << daq.error();
+        }
+        ASSERT_EQ(daq_start(daq.module, daq.handle), DAQ_SUCCESS) << daq.error();
+    }
+    Instance& replaying() { return *instance_; }
+
     TempDirectory directory;
+
+private:
+    std::unique_ptr<Config> config_; // outlives the instance
+    std::unique_ptr<Instance> instance_;
 };
 
 TEST_F(DaqFileTest, ReplayDeliversEveryFrameByteForByteThenEof)
 {
     const std::vector<FileFrame> frames = file_frames(300);
-    const std::string path = directory.file("frames.pcap");
-    write_pcap(path, frames);
-    Config config("zc:pcap:" + path);
-    config.set("replay_speed", "0");
-    Instance daq(config);
-    ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
-    ASSERT_EQ(daq_start(daq.module, daq.handle), DAQ_SUCCESS) << daq.error();
+    ASSERT_NO_FATAL_FAILURE(replay(frames));
+    Instance& daq = replaying();
     Capture capture;
     ASSERT_EQ(acquire(daq, 0, capture), DAQ_READFILE_EOF) << daq.error();
     ASSERT_EQ(capture.packets.size(), frames.size());
@@ -448,8 +401,6 @@ TEST_F(DaqFileTest, ReplayDeliversEveryFrameByteForByteThenEof)
 TEST_F(DaqFileTest, FilterAdmitsExactlyTheMatchingFrames)
 {
     const std::vector<FileFrame> frames = file_frames(400);
-    const std::string path = directory.file("frames.pcap");
-    write_pcap(path, frames);
     // Flow 1: client 198.18.0.1, server 198.19.0.1, both directions.
     std::vector<std::uint64_t> matching;
     for (std::uint64_t k = 0; k < frames.size(); ++k)
@@ -458,13 +409,8 @@ TEST_F(DaqFileTest, FilterAdmitsExactlyTheMatchingFrames)
     ASSERT_FALSE(matching.empty());
     ASSERT_LT(matching.size(), frames.size());
 
-    Config config("zc:pcap:" + path);
-    config.set("replay_speed", "0");
-    Instance daq(config);
-    ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
-    ASSERT_EQ(daq_set_filter(daq.module, daq.handle, "udp and (host 198.18.0.1 or host 198.19.0.1)"), DAQ_SUCCESS)
-        << daq.error();
-    ASSERT_EQ(daq_start(daq.module, daq.handle), DAQ_SUCCESS) << daq.error();
+    ASSERT_NO_FATAL_FAILURE(replay(frames, "udp and (host 198.18.0.1 or host 198.19.0.1)"));
+    Instance& daq = replaying();
     Capture capture;
     ASSERT_EQ(acquire(daq, 0, capture), DAQ_READFILE_EOF) << daq.error();
     ASSERT_EQ(capture.packets.size(), matching.size());
@@ -479,14 +425,8 @@ TEST_F(DaqFileTest, FilterAdmitsExactlyTheMatchingFrames)
 TEST_F(DaqFileTest, CountCountsOnlyWhatPassedTheFilter)
 {
     const std::vector<FileFrame> frames = file_frames(200);
-    const std::string path = directory.file("frames.pcap");
-    write_pcap(path, frames);
-    Config config("zc:pcap:" + path);
-    config.set("replay_speed", "0");
-    Instance daq(config);
-    ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
-    ASSERT_EQ(daq_set_filter(daq.module, daq.handle, "host 198.18.0.2"), DAQ_SUCCESS) << daq.error();
-    ASSERT_EQ(daq_start(daq.module, daq.handle), DAQ_SUCCESS) << daq.error();
+    ASSERT_NO_FATAL_FAILURE(replay(frames, "host 198.18.0.2"));
+    Instance& daq = replaying();
     Capture capture;
     ASSERT_EQ(acquire(daq, 7, capture), DAQ_SUCCESS) << daq.error();
     ASSERT_EQ(capture.packets.size(), 7u);
@@ -497,15 +437,9 @@ TEST_F(DaqFileTest, CountCountsOnlyWhatPassedTheFilter)
 TEST_F(DaqFileTest, SnaplenCutsCaplenNotPktlen)
 {
     const std::vector<FileFrame> frames = file_frames(50);
-    const std::string path = directory.file("frames.pcap");
-    write_pcap(path, frames);
-    Config config("zc:pcap:" + path);
-    config.config.snaplen = 100;
-    config.set("replay_speed", "0");
-    Instance daq(config);
-    ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
+    ASSERT_NO_FATAL_FAILURE(replay(frames, nullptr, 100));
+    Instance& daq = replaying();
     EXPECT_EQ(daq_get_snaplen(daq.module, daq.handle), 100);
-    ASSERT_EQ(daq_start(daq.module, daq.handle), DAQ_SUCCESS) << daq.error();
     Capture capture;
     ASSERT_EQ(acquire(daq, 0, capture), DAQ_READFILE_EOF) << daq.error();
     ASSERT_EQ(capture.packets.size(), frames.size());
@@ -642,30 +576,7 @@ TEST_F(DaqTest, InjectOnADeviceThatCannotSendSaysSo)
 
 // ------------------------------------------------------------ veth (root)
 
-constexpr std::uint64_t kVethFrames = 2000;
-
-struct Network {
-    Network() { mount_bpffs(); }
-    NetnsPair pair;
-    NetnsPair::Veth veth = pair.add_veth(1);
-    NetnsPair::Veth second = pair.add_veth(1); // inline: veth.b and second.b are the bridge
-    EnterNetns inside{pair.b()};
-};
-
 class DaqVethTest : public NetworkTest<Network> {};
-
-Child start_sender(const std::string& interface, std::uint64_t count, const std::string& netns)
-{
-    return Child(
-        [=] {
-            RawSocket out(interface, RawSocket::Direction::Send);
-            for (std::uint64_t sequence = 0; sequence < count; ++sequence)
-                if (!out.send(test_frame(sequence)))
-                    return 1;
-            return 0;
-        },
-        netns, Child::Start::OnGo);
-}
 
 TEST_F(DaqVethTest, PassiveCaptureCountsExactlyWhatWasSent)
 {
@@ -772,15 +683,19 @@ TEST_F(DaqVethTest, InjectSendsOutTheCaptureInterface)
 
 // ------------------------------------------------------------ inline (root)
 
-// Verdicts by sequence number: 0 BLOCK, 1 PASS, 2 WHITELIST, 3 BLACKLIST
-// (mod 4), so exactly sequences 1 and 2 (mod 4) may cross the bridge.
-DAQ_Verdict verdict_for(std::uint64_t sequence)
+// Snort's verdicts by each frame's fate (daq_fixture.hpp); REPLACE after
+// rewriting the frame in place, as Snort does.
+DAQ_Verdict verdict_of(Fate fate)
 {
-    static constexpr DAQ_Verdict kVerdicts[] = {DAQ_VERDICT_BLOCK, DAQ_VERDICT_PASS, DAQ_VERDICT_WHITELIST,
-                                                DAQ_VERDICT_BLACKLIST};
-    return kVerdicts[sequence % 4];
+    switch (fate) {
+    case Fate::Block: return DAQ_VERDICT_BLOCK;
+    case Fate::Pass: return DAQ_VERDICT_PASS;
+    case Fate::Whitelist: return DAQ_VERDICT_WHITELIST;
+    case Fate::Blacklist: return DAQ_VERDICT_BLACKLIST;
+    case Fate::Replace: return DAQ_VERDICT_REPLACE;
+    }
+    return DAQ_VERDICT_PASS;
 }
-bool crosses(std::uint64_t sequence) { return sequence % 4 == 1 || sequence % 4 == 2; }
 
 struct Bridge {
     std::vector<Seen> packets;
@@ -788,72 +703,54 @@ struct Bridge {
     {
         auto* bridge = static_cast<Bridge*>(user);
         bridge->packets.push_back(Seen{*header, Bytes(data, data + header->caplen)});
-        return verdict_for(sequence_of(bridge->packets.back().bytes));
+        const Fate fate = fate_of(sequence_of(bridge->packets.back().bytes));
+        if (fate == Fate::Replace) // Snort 2 writes through the const pointer it is given
+            rewrite_in_place(const_cast<std::uint8_t*>(data), header->caplen);
+        return verdict_of(fate);
     }
 };
 
-struct Direction {
+struct Bridging {
     const char* title;
     bool from_second; // send into second.b, expect out of veth.b
+    bool afpacket;    // -i zc:afpacket:A:B (AF_PACKET) rather than zc:A:B (AF_XDP)
 };
-void PrintTo(const Direction& direction, std::ostream* out) { *out << direction.title; }
+void PrintTo(const Bridging& bridging, std::ostream* out) { *out << bridging.title; }
 
-class DaqInlineTest : public DaqVethTest, public ::testing::WithParamInterface<Direction> {};
+class DaqInlineTest : public DaqVethTest, public ::testing::WithParamInterface<Bridging> {};
 
-TEST_P(DaqInlineTest, PassedFramesCrossTheBridgeAndBlockedOnesDoNot)
+// Every frame let through crosses byte for byte (REPLACE's as Snort left
+// it), none blocked does; and nothing was copied in user space: every frame
+// let through left from the buffer it arrived in (the debug line's
+// forwarded count), none failed, nothing was injected, and the session has
+// no packet socket beyond the aggregate's own.
+TEST_P(DaqInlineTest, PassedFramesCrossTheBridgeFromTheirOwnBuffersAndBlockedOnesDoNot)
 {
     const Network& n = net();
-    const bool reverse = GetParam().from_second;
+    const Bridging& bridging = GetParam();
+    const bool reverse = bridging.from_second;
     const std::string send_a = reverse ? n.second.a : n.veth.a;
     const std::string receive_a = reverse ? n.veth.a : n.second.a;
     const std::string in_b = reverse ? n.second.b : n.veth.b;
     const std::string out_b = reverse ? n.veth.b : n.second.b;
     constexpr std::uint64_t kFrames = 1000;
-    std::uint64_t expected = 0;
-    for (std::uint64_t k = 0; k < kFrames; ++k)
-        expected += crosses(k) ? 1 : 0;
+    const std::uint64_t expected = crossing(kFrames);
 
-    // The far end of the bridge: every frame that crosses, exactly once,
-    // byte for byte, and none that was blocked (a last second of quiet to
-    // let a stray one show).
-    Child receiver(
-        [=] {
-            RawSocket in(receive_a, RawSocket::Direction::Receive);
-            Child::report('r');
-            std::map<std::uint64_t, unsigned> got;
-            std::uint64_t wrong = 0;
-            const Clock::time_point give_up = Clock::now() + std::chrono::seconds(15);
-            Bytes frame;
-            while (Clock::now() < give_up) {
-                if (!in.receive(frame, 1000)) {
-                    if (got.size() >= expected)
-                        break;
-                    continue;
-                }
-                std::uint64_t sequence = sequence_of(frame);
-                if (sequence >= kFrames || !crosses(sequence) || frame != test_frame(sequence)) {
-                    ++wrong;
-                    continue;
-                }
-                ++got[sequence];
-            }
-            std::uint64_t duplicates = 0;
-            for (const auto& [sequence, times] : got)
-                duplicates += times - 1;
-            std::printf("   receiver on %s: %zu of %llu frames, %llu wrong, %llu duplicates\n", receive_a.c_str(),
-                        got.size(), static_cast<unsigned long long>(expected), static_cast<unsigned long long>(wrong),
-                        static_cast<unsigned long long>(duplicates));
-            return got.size() == expected && wrong == 0 && duplicates == 0 ? 0 : 1;
-        },
-        n.pair.a());
-    ASSERT_EQ(receiver.wait_report(10000), 'r') << "the receiver did not start";
+    Child far_end = start_far_end(receive_a, kFrames, n.pair.a());
+    ASSERT_EQ(far_end.wait_report(10000), 'r') << "the far end did not start";
     Child sender = start_sender(send_a, kFrames, n.pair.a());
 
-    Config config("zc:" + n.veth.b + ":" + n.second.b, 200, DAQ_MODE_INLINE);
+    const std::string prefix = bridging.afpacket ? "zc:afpacket:" : "zc:";
+    Config config(prefix + n.veth.b + ":" + n.second.b, 200, DAQ_MODE_INLINE);
+    config.set("debug");
     Instance daq(config, Instance::AfterClose{});
     ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
+    // One per interface: AF_XDP's holds promiscuous mode, AF_PACKET's
+    // receives and sends. No TX-only zc:afpacket: device beside them.
+    EXPECT_EQ(packet_sockets_here(), 2u) << "a packet socket besides the aggregate's";
     const std::uint32_t capabilities = daq_get_capabilities(daq.module, daq.handle);
     EXPECT_TRUE(capabilities & DAQ_CAPA_BLOCK);
+    EXPECT_TRUE(capabilities & DAQ_CAPA_REPLACE);
     EXPECT_TRUE(capabilities & DAQ_CAPA_INJECT);
     ASSERT_EQ(daq_start(daq.module, daq.handle), DAQ_SUCCESS) << daq.error();
     sender.go();
@@ -862,7 +759,7 @@ TEST_P(DaqInlineTest, PassedFramesCrossTheBridgeAndBlockedOnesDoNot)
     while (bridge.packets.size() < kFrames && Clock::now() < give_up)
         ASSERT_EQ(daq_acquire(daq.module, daq.handle, 0, Bridge::callback, &bridge), DAQ_SUCCESS) << daq.error();
     EXPECT_EQ(sender.join(), 0) << "the sender failed";
-    EXPECT_EQ(receiver.join(20), 0) << "the far end did not get exactly the frames let through";
+    EXPECT_EQ(far_end.join(20), 0) << "the far end did not get exactly the frames let through";
 
     ASSERT_EQ(bridge.packets.size(), kFrames);
     const int in_index = static_cast<int>(::if_nametoindex(in_b.c_str()));
@@ -879,13 +776,31 @@ TEST_P(DaqInlineTest, PassedFramesCrossTheBridgeAndBlockedOnesDoNot)
     const DAQ_Stats_t stats = daq.stats();
     EXPECT_EQ(stats.packets_received, kFrames);
     EXPECT_EQ(stats.verdicts[DAQ_VERDICT_BLOCK] + stats.verdicts[DAQ_VERDICT_BLACKLIST], kFrames - expected);
-    EXPECT_EQ(stats.verdicts[DAQ_VERDICT_PASS] + stats.verdicts[DAQ_VERDICT_WHITELIST], expected);
-    EXPECT_EQ(stats.hw_packets_dropped, 0u);
+    EXPECT_EQ(stats.verdicts[DAQ_VERDICT_PASS] + stats.verdicts[DAQ_VERDICT_WHITELIST] +
+                  stats.verdicts[DAQ_VERDICT_REPLACE],
+              expected);
+    EXPECT_GT(stats.verdicts[DAQ_VERDICT_REPLACE], 0u);
+    EXPECT_EQ(stats.hw_packets_dropped, 0u) << "failed forwards count there too";
+    EXPECT_EQ(stats.packets_injected, 0u);
+
+    StderrCapture captured;
+    ASSERT_EQ(daq_stop(daq.module, daq.handle), DAQ_SUCCESS) << daq.error();
+    const StopLine stop = parse_stop_line(captured.text());
+    ASSERT_TRUE(stop.found) << "no counters in the debug line at stop";
+    EXPECT_EQ(stop.forwarded, expected) << "forwarded from their own buffers";
+    EXPECT_EQ(stop.forward_failed, 0u);
+    EXPECT_EQ(stop.injected, 0u) << "nothing copied in user space";
+    EXPECT_LE(stop.forward_copied, stop.forwarded);
+    if (bridging.afpacket) {
+        EXPECT_EQ(stop.forward_copied, stop.forwarded) << "the kernel copies each frame into an skb";
+    }
 }
 
-INSTANTIATE_TEST_SUITE_P(Directions, DaqInlineTest,
-                         ::testing::Values(Direction{"FirstToSecond", false}, Direction{"SecondToFirst", true}),
-                         [](const ::testing::TestParamInfo<Direction>& test) { return test.param.title; });
+INSTANTIATE_TEST_SUITE_P(Bridges, DaqInlineTest,
+                         ::testing::Values(Bridging{"FirstToSecond", false, false},
+                                           Bridging{"SecondToFirst", true, false},
+                                           Bridging{"AfPacketFirstToSecond", false, true}),
+                         [](const ::testing::TestParamInfo<Bridging>& test) { return test.param.title; });
 
 } // namespace
 } // namespace zc::test
