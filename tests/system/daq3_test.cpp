@@ -120,19 +120,6 @@ struct Instance {
     char errbuf[256] = {};
 
     explicit Instance(Config& config) { rc = daq_instance_instantiate(config.config, &handle, errbuf, sizeof errbuf); }
-    // For an AF_XDP queue that the previous test's instance bound: the
-    // kernel releases a closed socket's queue in deferred work. Retries
-    // that refusal only, for a second at most.
-    struct AfterClose {};
-    Instance(Config& config, AfterClose)
-    {
-        for (int attempt = 0; attempt < 50; ++attempt) {
-            rc = daq_instance_instantiate(config.config, &handle, errbuf, sizeof errbuf);
-            if (rc != DAQ_ERROR_EXISTS || !std::strstr(errbuf, "already bound"))
-                return;
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-    }
     ~Instance()
     {
         if (!handle)
@@ -549,20 +536,22 @@ TEST_F(Daq3IdleTest, InterruptFromAnotherThreadEndsABlockedReceive)
 
 // ------------------------------------------------------------ errors
 
-struct InitError {
-    const char* title;
-    std::string name;
-    std::vector<std::pair<const char*, const char*>> values;
-    std::vector<std::string> said; // each must be in the error buffer
-    DAQ_Mode mode = DAQ_MODE_PASSIVE;
-};
+// libdaq 3's mode of that name.
+DAQ_Mode daq_mode(InitError::Mode mode)
+{
+    switch (mode) {
+    case InitError::Mode::Inline: return DAQ_MODE_INLINE;
+    case InitError::Mode::None: return DAQ_MODE_NONE;
+    default: return DAQ_MODE_PASSIVE;
+    }
+}
 
 class Daq3InitErrorTest : public Daq3Test, public ::testing::WithParamInterface<InitError> {};
 
 TEST_P(Daq3InitErrorTest, FailsWithItsOwnSentence)
 {
     const InitError& c = GetParam();
-    Config config(c.name, 0, c.mode);
+    Config config(c.name, 0, daq_mode(c.mode));
     for (const auto& [key, value] : c.values)
         config.set(key, value);
     Instance daq(config);
@@ -576,22 +565,12 @@ TEST_P(Daq3InitErrorTest, FailsWithItsOwnSentence)
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, Daq3InitErrorTest,
-    ::testing::Values(
-        InitError{"UnknownVariable", "zc:synthetic", {{"no_such_thing", "1"}}, {"unknown DAQ variable", "no_such_thing"}},
-        InitError{"RingSizeNotPowerOfTwo", "zc:synthetic", {{"ring_size", "1000"}}, {"ring_size", "'1000'", "power of two"}},
-        InitError{"FrameCountNotANumber", "zc:synthetic", {{"frame_count", "many"}}, {"frame_count", "'many'"}},
-        InitError{"BusyPollOutOfRange", "zc:synthetic", {{"busy_poll", "-5"}}, {"busy_poll", "'-5'"}},
-        InitError{"SwitchWithAStrangeValue", "zc:synthetic", {{"copy_mode", "perhaps"}}, {"copy_mode", "'perhaps'"}},
-        InitError{"BadInterfaceName", "zc:eth/0", {}, {"'eth/0' is not a valid interface name"}},
-        InitError{"NoSuchInterface", "zc:zcdaqnosuch0", {}, {"zcdaqnosuch0", "no such interface"}},
-        InitError{"NoSuchCluster", "zc:64999@0", {}, {"cluster 64999", "zc-balance"}},
-        InitError{"NoSuchFile", "zc:pcap:/nonexistent/zc-daq3-test.pcap", {}, {"/nonexistent/zc-daq3-test.pcap"}},
-        InitError{"EmptyName", "", {}, {"no interface given"}},
-        InitError{"NoMode", "zc:synthetic", {}, {"none mode", "zc:pcap:FILE"}, DAQ_MODE_NONE},
-        InitError{"InlineNotAPair", "zc:eth0", {}, {"'eth0' is not a pair of interfaces"}, DAQ_MODE_INLINE},
-        InitError{"InlineThreeInterfaces", "eth0:eth1:eth2", {}, {"is not a pair of interfaces"}, DAQ_MODE_INLINE},
-        InitError{"InlineNoSuchInterface", "zc:zcdaqnosuch0:zcdaqnosuch1", {}, {"zcdaqnosuch0", "no such interface"},
-                  DAQ_MODE_INLINE}),
+    ::testing::ValuesIn([] {
+        std::vector<InitError> cases = init_errors();
+        // libdaq 3 hands a module the mode it was configured with, none included.
+        cases.push_back({"NoMode", "zc:synthetic", {}, {"none mode", "zc:pcap:FILE"}, InitError::Mode::None});
+        return cases;
+    }()),
     [](const ::testing::TestParamInfo<InitError>& test) { return test.param.title; });
 
 TEST_F(Daq3Test, ReadFileModeIsRefusedByLibdaq)
@@ -648,7 +627,7 @@ TEST_F(Daq3VethTest, PassiveCaptureCountsExactlyWhatWasSent)
     const Network& n = net();
     Child sender = start_sender(n.veth.a, kVethFrames, n.pair.a());
     Config config("zc:" + n.veth.b, 200);
-    Instance daq(config, Instance::AfterClose{});
+    Instance daq(config);
     ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
     const int ifindex = static_cast<int>(::if_nametoindex(n.veth.b.c_str()));
     DIOCTL_QueryDeviceIndex query{n.veth.b.c_str(), 0};
@@ -695,7 +674,7 @@ TEST_F(Daq3VethTest, FilterOnALiveInterface)
     const Network& n = net();
     Child sender = start_sender(n.veth.a, kVethFrames, n.pair.a());
     Config config("zc:" + n.veth.b, 200);
-    Instance daq(config, Instance::AfterClose{});
+    Instance daq(config);
     ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
     ASSERT_EQ(daq_instance_set_filter(daq.handle, "udp and host 198.18.0.3"), DAQ_SUCCESS) << daq.error();
     ASSERT_EQ(daq_instance_start(daq.handle), DAQ_SUCCESS) << daq.error();
@@ -736,7 +715,7 @@ TEST_F(Daq3VethTest, InjectSendsOutTheCaptureInterface)
         n.pair.a());
     ASSERT_EQ(receiver.wait_report(10000), 'r') << "the receiver did not start";
     Config config("zc:" + n.veth.b);
-    Instance daq(config, Instance::AfterClose{});
+    Instance daq(config);
     ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
     ASSERT_TRUE(daq_instance_get_capabilities(daq.handle) & DAQ_CAPA_INJECT);
     ASSERT_EQ(daq_instance_start(daq.handle), DAQ_SUCCESS) << daq.error();
@@ -798,7 +777,7 @@ TEST_P(Daq3InlineTest, PassedFramesCrossTheBridgeFromTheirOwnBuffersAndBlockedOn
     const std::string prefix = bridging.afpacket ? "zc:afpacket:" : "zc:";
     Config config(prefix + n.veth.b + ":" + n.second.b, 200, DAQ_MODE_INLINE);
     config.set("debug");
-    Instance daq(config, Instance::AfterClose{});
+    Instance daq(config);
     ASSERT_EQ(daq.rc, DAQ_SUCCESS) << daq.errbuf;
     // One per interface: AF_XDP's holds promiscuous mode, AF_PACKET's
     // receives and sends. No TX-only zc:afpacket: device beside them.

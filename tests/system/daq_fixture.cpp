@@ -228,4 +228,25 @@ StopLine parse_stop_line(const std::string& text)
     return stop;
 }
 
+std::vector<InitError> init_errors()
+{
+    using Mode = InitError::Mode;
+    return {
+        {"UnknownVariable", "zc:synthetic", {{"no_such_thing", "1"}}, {"unknown DAQ variable", "no_such_thing"}},
+        {"RingSizeNotPowerOfTwo", "zc:synthetic", {{"ring_size", "1000"}}, {"ring_size", "'1000'", "power of two"}},
+        {"FrameCountNotANumber", "zc:synthetic", {{"frame_count", "many"}}, {"frame_count", "'many'"}},
+        {"BusyPollOutOfRange", "zc:synthetic", {{"busy_poll", "-5"}}, {"busy_poll", "'-5'"}},
+        {"SwitchWithAStrangeValue", "zc:synthetic", {{"copy_mode", "perhaps"}}, {"copy_mode", "'perhaps'"}},
+        {"BadInterfaceName", "zc:eth/0", {}, {"'eth/0' is not a valid interface name"}},
+        {"NoSuchInterface", "zc:zcdaqnosuch0", {}, {"zcdaqnosuch0", "no such interface"}},
+        {"NoSuchCluster", "zc:64999@0", {}, {"cluster 64999", "zc-balance"}},
+        {"NoSuchFile", "zc:pcap:/nonexistent/zc-daq-test.pcap", {}, {"/nonexistent/zc-daq-test.pcap"}},
+        {"EmptyName", "", {}, {"no interface given"}},
+        {"InlineNotAPair", "zc:eth0", {}, {"'eth0' is not a pair of interfaces"}, Mode::Inline},
+        {"InlineThreeInterfaces", "eth0:eth1:eth2", {}, {"is not a pair of interfaces"}, Mode::Inline},
+        {"InlineNoSuchInterface", "zc:zcdaqnosuch0:zcdaqnosuch1", {}, {"zcdaqnosuch0", "no such interface"},
+         Mode::Inline},
+    };
+}
+
 } // namespace zc::test

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "netns.hpp"
@@ -116,6 +117,23 @@ struct StopLine {
     std::uint64_t forward_failed = 0;
 };
 StopLine parse_stop_line(const std::string& text);
+
+// ------------------------------------------------------------ initialize errors
+
+// An initialize (DAQ 2) or instantiate (DAQ 3) that must fail, and words its
+// error buffer must hold. The mode is each libdaq's DAQ_Mode of that name.
+struct InitError {
+    enum class Mode { Passive, Inline, None };
+    const char* title;
+    std::string name;
+    std::vector<std::pair<const char*, const char*>> values; // --daq-var KEY=VALUE
+    std::vector<std::string> said;
+    Mode mode = Mode::Passive;
+};
+
+// The cases both modules answer alike: bad variables, names, interfaces, a
+// missing cluster or file, inline names that are not pairs.
+std::vector<InitError> init_errors();
 
 } // namespace zc::test
 
