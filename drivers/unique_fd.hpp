@@ -31,6 +31,8 @@ public:
         fd_ = fd;
     }
     [[nodiscard]] int get() const noexcept { return fd_; }
+    // Gives the descriptor up, unclosed, to whoever takes it over.
+    [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
     explicit operator bool() const noexcept { return fd_ >= 0; }
 
 private:

@@ -46,6 +46,9 @@ over its queues; consumers read queue Q as zc:CLUSTER@Q.
                            round-robin, vlan, iface
       --on-full POLICY     drop (default) or wait, for every group, or a
                            comma list with one per group (e.g. drop,wait)
+      --queue-limit N      drop mode: buffers one queue may hold before its
+                           own packets are dropped (default: the pool's
+                           buffers / (queues + 1))
       --group NAME         the region file's group (default: yours)
       --core N             pin the worker to CPU core N
       --stats SECONDS      print per-queue counters every SECONDS
@@ -82,6 +85,7 @@ enum OptionId : int {
     kSpeed,
     kLoops,
     kFlows,
+    kQueueLimit,
     kPidFile,
     kDaemon,
     kForeground,
@@ -99,6 +103,7 @@ constexpr option kLongOptions[] = {
     {"speed", required_argument, nullptr, kSpeed},
     {"loops", required_argument, nullptr, kLoops},
     {"flows", required_argument, nullptr, kFlows},
+    {"queue-limit", required_argument, nullptr, kQueueLimit},
     {"pid-file", required_argument, nullptr, kPidFile},
     {"daemon", no_argument, nullptr, kDaemon},
     {"config", required_argument, nullptr, kConfig},
@@ -199,6 +204,10 @@ std::string set_option(Options& o, int id, const std::string& value)
     case kLoops:
         if (!parse_whole(value, UINT32_MAX, &o.replay_loops))
             return "a whole number of plays, 0 (forever) or more";
+        return {};
+    case kQueueLimit:
+        if (!parse_whole(value, 16777216, &o.balancer.queue_limit) || o.balancer.queue_limit == 0)
+            return "a number of buffers, 1 to 16777216";
         return {};
     case kFlows:
         if (!parse_whole(value, 65536, &o.synthetic_flows) || o.synthetic_flows == 0)

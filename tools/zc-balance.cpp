@@ -76,17 +76,17 @@ void print_stats(const zc_balancer_stats& s, const zc_balancer_stats* previous, 
     std::printf("%s received %llu distributed %llu waiting %llu pool free %u\n", final ? "total:" : "--",
                 static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.distributed),
                 static_cast<unsigned long long>(s.waiting), s.pool_free);
-    std::printf("%6s %14s %12s %12s %10s %11s %12s\n", "queue", "enqueued", "dropped", "bad-returns", "occupancy",
-                "outstanding", final ? "" : "rate/s");
+    std::printf("%6s %14s %12s %12s %10s %11s %8s %12s\n", "queue", "enqueued", "dropped", "bad-returns",
+                "occupancy", "outstanding", "cut-off", final ? "" : "rate/s");
     for (std::uint32_t q = 0; q < s.queue_count; ++q) {
         const zc_balancer_queue_stats& x = s.queues[q];
         char rate[32] = "";
         if (previous && seconds > 0)
             std::snprintf(rate, sizeof rate, "%.0f",
                           static_cast<double>(x.enqueued - previous->queues[q].enqueued) / seconds);
-        std::printf("%6u %14llu %12llu %12llu %10u %11u %12s\n", q, static_cast<unsigned long long>(x.enqueued),
+        std::printf("%6u %14llu %12llu %12llu %10u %11u %8llu %12s\n", q, static_cast<unsigned long long>(x.enqueued),
                     static_cast<unsigned long long>(x.dropped), static_cast<unsigned long long>(x.bad_returns),
-                    x.occupancy, x.outstanding, rate);
+                    x.occupancy, x.outstanding, static_cast<unsigned long long>(x.cut_off), rate);
     }
     std::fflush(stdout);
 }
@@ -246,6 +246,10 @@ int run(const Options& o, int ready_fd)
                                      e.queue, e.pid, e.buffers);
                     else if (e.kind == ZC_BALANCER_CONSUMER_JOINED)
                         std::fprintf(stderr, "zc-balance: consumer of queue %u (pid %d) attached\n", e.queue, e.pid);
+                    else if (e.kind == ZC_BALANCER_CONSUMER_CUT_OFF)
+                        std::fprintf(stderr,
+                                     "zc-balance: consumer of queue %u (pid %d) cut off: %s; %u buffers reclaimed\n",
+                                     e.queue, e.pid, e.text, e.buffers);
                     else
                         std::fprintf(stderr, "zc-balance: refused a consumer (pid %d): %s\n", e.pid, e.text);
                 }

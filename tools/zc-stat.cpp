@@ -147,6 +147,7 @@ struct QueueSample {
     std::uint64_t received = 0;
     std::uint64_t returned = 0;
     std::uint64_t bad_descriptors = 0;
+    std::uint64_t cut_off = 0;
     std::uint32_t occupancy = 0;
     pid_t consumer_pid = 0; // 0: nobody holds the queue
     bool consumer_alive = false;
@@ -184,6 +185,7 @@ Sample take_sample(const Cluster& cluster)
         x.received = stats.received;
         x.returned = stats.returned;
         x.bad_descriptors = stats.bad_descriptors;
+        x.cut_off = stats.cut_off;
         x.consumer_pid = stats.consumer_pid;
         x.consumer_alive = x.consumer_pid > 0 && (kill(x.consumer_pid, 0) == 0 || errno != ESRCH);
         x.occupancy = stats.occupancy;
@@ -206,8 +208,8 @@ void print_table(const Sample& s, const Sample* previous)
 {
     std::printf("cluster %u owner pid %d %s, pool free %u of %u\n", s.info.id, s.info.owner_pid,
                 state_name(s.info.state), s.pool_free, s.info.frame_count);
-    std::printf("%6s %14s %12s %10s %14s %12s %16s %12s\n", "queue", "enqueued", "dropped", "occupancy", "returned",
-                "bad-returns", "consumer", "rate/s");
+    std::printf("%6s %14s %12s %10s %14s %12s %8s %16s %12s\n", "queue", "enqueued", "dropped", "occupancy",
+                "returned", "bad-returns", "cut-off", "consumer", "rate/s");
     const double seconds = previous ? s.time - previous->time : 0;
     for (std::uint32_t q = 0; q < s.queues.size(); ++q) {
         const QueueSample& x = s.queues[q];
@@ -219,8 +221,8 @@ void print_table(const Sample& s, const Sample* previous)
         if (x.consumer_pid > 0)
             std::snprintf(consumer, sizeof consumer, x.consumer_alive ? "%d" : "%d(gone)",
                           static_cast<int>(x.consumer_pid));
-        std::printf("%6u %14" PRIu64 " %12" PRIu64 " %10u %14" PRIu64 " %12" PRIu64 " %16s %12s\n", q, x.enqueued,
-                    x.dropped_full, x.occupancy, x.returned, x.bad_return, consumer, rate);
+        std::printf("%6u %14" PRIu64 " %12" PRIu64 " %10u %14" PRIu64 " %12" PRIu64 " %8" PRIu64 " %16s %12s\n", q,
+                    x.enqueued, x.dropped_full, x.occupancy, x.returned, x.bad_return, x.cut_off, consumer, rate);
     }
     std::fflush(stdout);
 }
@@ -251,8 +253,11 @@ void print_prometheus(const Sample& s)
     prometheus_queue_family(s, "zc_queue_enqueued_total", "counter", "Frames the balancer put on the queue.",
                             [](const QueueSample& x) { return x.enqueued; });
     prometheus_queue_family(s, "zc_queue_dropped_full_total", "counter",
-                            "Frames the balancer dropped because the queue was full.",
+                            "Frames the balancer dropped because the queue was full or held its limit.",
                             [](const QueueSample& x) { return x.dropped_full; });
+    prometheus_queue_family(s, "zc_queue_cut_off_total", "counter",
+                            "Consumers the owner disconnected for breaking the queue protocol.",
+                            [](const QueueSample& x) { return x.cut_off; });
     prometheus_queue_family(s, "zc_queue_bad_returns_total", "counter",
                             "Returned descriptors the balancer rejected.",
                             [](const QueueSample& x) { return x.bad_return; });

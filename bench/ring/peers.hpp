@@ -58,7 +58,7 @@ struct ZcRing {
 
     class Producer {
     public:
-        explicit Producer(void* memory) noexcept : ring_(static_cast<zc::RingShared*>(memory)) {}
+        explicit Producer(void* memory) noexcept : ring_(static_cast<zc::RingShared*>(memory), kSlots, 0) {}
 
         void send(std::uint64_t seq, std::uint32_t n) noexcept
         {
@@ -76,7 +76,7 @@ struct ZcRing {
 
     class Consumer {
     public:
-        explicit Consumer(void* memory) noexcept : ring_(static_cast<zc::RingShared*>(memory)) {}
+        explicit Consumer(void* memory) noexcept : ring_(static_cast<zc::RingShared*>(memory), kSlots, 0) {}
 
         std::uint32_t receive(std::uint32_t max, Expect& expect) noexcept
         {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ extern "C" void zc_balancer_config_init(zc_balancer_config* config)
     config->group_count = 1;
     config->groups[0] = zc_balance_group{1, ZC_ON_FULL_DROP};
     config->burst = kDefaultBurst;
+    config->queue_limit = 0;
 }
 
 extern "C" int zc_balancer_parse_groups(const char* text, zc_balancer_config* config, zc_error* err)
@@ -128,6 +130,15 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
     const std::uint32_t burst = config->burst == 0 ? kDefaultBurst : config->burst;
     if (burst > kMaxBurst)
         return fail(err, -EINVAL, "balancer: burst %u is above %u", burst, kMaxBurst);
+    // A drop-mode queue's limit: by default a share of the pool that leaves
+    // as much again to the devices and the other queues.
+    const std::uint32_t limit =
+        config->queue_limit != 0 ? config->queue_limit : cluster->frame_count / (cluster->queue_count + 1);
+    if (limit < burst)
+        return fail(err, -EINVAL,
+                    "balancer: a queue limit of %u buffers is below one burst (%u); give a larger --queue-limit or "
+                    "a larger pool",
+                    limit, burst);
 
     auto* b = new (std::nothrow) zc_balancer;
     if (!b)
@@ -137,6 +148,7 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
         b->devices.assign(devices, devices + device_count);
         b->config = *config;
         b->config.burst = burst;
+        b->config.queue_limit = limit;
         b->burst = burst;
         b->group_count = config->group_count;
         std::uint32_t base = 0;
@@ -159,12 +171,16 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
             for (std::uint32_t i = 0; i < b->groups[g].size; ++i) {
                 std::uint32_t q = b->groups[g].base + i;
                 BalancerQueue& queue = b->queues[q];
-                queue.rx = RingProducer<zc_desc>(queue_ring(cluster, q, true));
-                queue.ret = RingConsumer<zc_desc>(queue_ring(cluster, q, false));
                 queue.info = &cluster->queues[q];
                 queue.held = &b->held_bits[std::size_t{q} * b->words_per_queue];
                 queue.stage = &b->stage_memory[std::size_t{q} * b->stage_capacity];
                 queue.wait = config->groups[g].on_full == ZC_ON_FULL_WAIT;
+                // The rings as the owner left them (a cluster is balanced by
+                // one balancer at a time): adopted once, checked from then on.
+                queue.rx = RingProducer<zc_desc>(queue_ring(cluster, q, true), cluster->queue_slots);
+                queue.ret = RingConsumer<zc_desc>(queue_ring(cluster, q, false), cluster->queue_slots);
+                queue.side = cluster->sides[q];
+                queue.limit = queue.wait ? ~0u : limit;
                 // A new balancer over a cluster starts its counters from what
                 // the region holds (a previous balancer's totals).
                 queue.enqueued = std::atomic_ref<std::uint64_t>(queue.info->enqueued).load(std::memory_order_relaxed);
@@ -172,6 +188,7 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
                     std::atomic_ref<std::uint64_t>(queue.info->dropped_full).load(std::memory_order_relaxed);
                 queue.bad_returns =
                     std::atomic_ref<std::uint64_t>(queue.info->bad_return).load(std::memory_order_relaxed);
+                queue.cut_off = std::atomic_ref<std::uint64_t>(queue.info->cut_off).load(std::memory_order_relaxed);
             }
     } catch (const std::bad_alloc&) {
         delete b;
@@ -182,28 +199,27 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
     return 0;
 }
 
-// Everything queue `index` holds comes home: what its consumer handed back,
-// then every buffer still marked (on the RX ring or in the consumer's
-// hands), and both rings are emptied for the next consumer.
+// Points queue `index`'s handles at its side's rings, starting from the
+// given indices (the owner's own, never read back from the side).
+void zc_balancer::bind_queue(std::uint32_t index, std::uint32_t rx_start, std::uint32_t return_start) noexcept
+{
+    BalancerQueue& q = queues[index];
+    q.rx = RingProducer<zc_desc>(queue_ring(cluster, index, true), cluster->queue_slots, rx_start);
+    q.ret = RingConsumer<zc_desc>(queue_ring(cluster, index, false), cluster->queue_slots, return_start);
+    q.side = cluster->sides[index];
+}
+
+// Everything queue `index` holds comes home: what its consumer handed back
+// (unless it broke the protocol: then nothing it wrote is read), then every
+// buffer the held bitmap marks (on the RX ring or in the consumer's hands).
+// The next consumer starts on empty rings: a fresh side when the queue is
+// served through the control socket, else this one reset to the owner's
+// own indices.
 std::uint32_t zc_balancer::reclaim(std::uint32_t index) noexcept
 {
-    reap(index);
     BalancerQueue& q = queues[index];
-    RingShared* rx_ring = queue_ring(cluster, index, true);
-    RingShared* return_ring = queue_ring(cluster, index, false);
-    // The consumer is gone: the owner takes its side of both rings. The RX
-    // ring's consumer index catches up with what was produced; the return
-    // ring's was reaped above, and whatever a half-dead consumer still
-    // wrote after that is discarded with it.
-    std::atomic_ref<std::uint32_t>(rx_ring->consumer)
-        .store(std::atomic_ref<std::uint32_t>(rx_ring->producer).load(std::memory_order_relaxed),
-               std::memory_order_release);
-    std::atomic_ref<std::uint32_t>(return_ring->producer)
-        .store(std::atomic_ref<std::uint32_t>(return_ring->consumer).load(std::memory_order_relaxed),
-               std::memory_order_release);
-    q.rx = RingProducer<zc_desc>(rx_ring);
-    q.ret = RingConsumer<zc_desc>(return_ring);
-
+    if (!q.broken)
+        reap(index);
     std::uint32_t reclaimed = 0;
     for (std::uint32_t w = 0; w < words_per_queue; ++w) {
         for (std::uint64_t bits = q.held[w]; bits != 0; bits &= bits - 1) {
@@ -214,10 +230,60 @@ std::uint32_t zc_balancer::reclaim(std::uint32_t index) noexcept
     }
     q.outstanding = 0;
     send_home();
+
+    zc_error err{};
+    if (control.listening() && !closing && renew_queue_side(*cluster, index, &err) == 0) {
+        bind_queue(index, 0, 0);
+    } else {
+        if (control.listening() && !closing)
+            log(ZC_LOG_WARNING, "%s; queue %u keeps its side, reset", err.message, index);
+        // The same side, both rings emptied at the owner's positions.
+        const std::uint32_t rx_at = q.rx.published();
+        const std::uint32_t return_at = q.ret.released();
+        RingShared* rx_ring = queue_ring(cluster, index, true);
+        RingShared* return_ring = queue_ring(cluster, index, false);
+        std::atomic_ref<std::uint32_t>(rx_ring->producer).store(rx_at, std::memory_order_relaxed);
+        std::atomic_ref<std::uint32_t>(rx_ring->consumer).store(rx_at, std::memory_order_release);
+        std::atomic_ref<std::uint32_t>(return_ring->consumer).store(return_at, std::memory_order_relaxed);
+        std::atomic_ref<std::uint32_t>(return_ring->producer).store(return_at, std::memory_order_release);
+        bind_queue(index, rx_at, return_at);
+    }
+    if (q.broken) {
+        q.broken = false;
+        q.broken_why = nullptr;
+        --broken_count;
+        ++q.cut_off;
+        std::atomic_ref<std::uint64_t>(q.info->cut_off).store(q.cut_off, std::memory_order_relaxed);
+    }
+    q.limit = q.wait ? ~0u : config.queue_limit;
+    std::atomic_ref<std::int32_t>(q.info->consumer_pid).store(0, std::memory_order_relaxed);
     if (reclaimed > 0)
         log(ZC_LOG_INFO, "cluster %u: queue %u: %u buffers reclaimed from its consumer", cluster->id, index,
             reclaimed);
     return reclaimed;
+}
+
+int zc_balancer::grant(std::uint32_t index, pid_t pid, int* side_fd, int* wake_fd, char* why,
+                       std::size_t why_size) noexcept
+{
+    // A wake-up eventfd of its own: the previous consumer may still hold
+    // the old one.
+    int fresh = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fresh < 0) {
+        std::snprintf(why, why_size, "cluster %u: the owner cannot create a wake-up eventfd: %s", cluster->id,
+                      std::strerror(errno));
+        return -errno;
+    }
+    if (wake_fds[index] >= 0)
+        ::close(wake_fds[index]);
+    wake_fds[index] = fresh;
+    queues[index].wake_fd = fresh;
+    *side_fd = zc::side_fd(*cluster, index);
+    *wake_fd = fresh;
+    QueueInfo& info = *queues[index].info;
+    std::atomic_ref<std::int32_t>(info.consumer_pid).store(static_cast<std::int32_t>(pid), std::memory_order_relaxed);
+    std::atomic_ref<std::uint32_t>(info.generation).fetch_add(1, std::memory_order_relaxed);
+    return 0;
 }
 
 extern "C" int zc_balancer_reclaim_queue(zc_balancer* b, std::uint32_t queue)
@@ -236,43 +302,91 @@ extern "C" int zc_balancer_listen(zc_balancer* b, zc_error* err)
         return fail(err, -EINVAL, "no balancer");
     if (b->control.listening())
         return 0;
+    zc_cluster* c = b->cluster;
+    if (c->path == "(private)")
+        return fail(err, -EINVAL, "cluster %u: a private pool has no region to share", c->id);
     struct stat st {};
-    if (::fstat(b->cluster->fd, &st) != 0)
-        return fail(err, -errno, "cluster %u: cannot read its region file's group: %s", b->cluster->id,
+    if (::fstat(c->fd, &st) != 0)
+        return fail(err, -errno, "cluster %u: cannot read its region file's group: %s", c->id, std::strerror(errno));
+    // Consumers read the region and write nothing in it: the group loses
+    // write access, and consumers get a read-only descriptor.
+    if (::fchmod(c->fd, 0640) != 0)
+        return fail(err, -errno, "cluster %u: cannot make %s read-only for its group: %s", c->id, c->path.c_str(),
                     std::strerror(errno));
-    // One wake-up eventfd per queue, handed to its consumer with the region
-    // (control_socket.hpp), written by flush() when that consumer sleeps.
-    try {
-        b->wake_fds.reserve(b->queues.size());
-    } catch (const std::bad_alloc&) {
-        return fail(err, -ENOMEM, "cluster %u: no memory", b->cluster->id);
-    }
-    while (b->wake_fds.size() < b->queues.size()) {
-        int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (fd < 0)
-            return fail(err, -errno, "cluster %u: cannot create a wake-up eventfd: %s", b->cluster->id,
+    if (b->region_read_fd < 0) {
+        b->region_read_fd = ::open(c->path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (b->region_read_fd < 0)
+            return fail(err, -errno, "cluster %u: cannot open %s read-only: %s", c->id, c->path.c_str(),
                         std::strerror(errno));
-        b->wake_fds.push_back(fd); // reserved: cannot throw
     }
-    if (int rc = b->control.listen(b->cluster->id, static_cast<std::uint32_t>(b->queues.size()), st.st_gid,
-                                   b->cluster->fd, b->wake_fds.data(), err);
+    try {
+        b->wake_fds.assign(b->queues.size(), -1);
+    } catch (const std::bad_alloc&) {
+        return fail(err, -ENOMEM, "cluster %u: no memory", c->id);
+    }
+    // Every queue's consumer side moves out of the region, into a memory
+    // file of its own; whatever the in-region side held comes home first.
+    for (std::uint32_t q = 0; q < b->queues.size(); ++q) {
+        b->reclaim(q);
+        if (int rc = renew_queue_side(*c, q, err); rc != 0)
+            return rc;
+        b->bind_queue(q, 0, 0);
+    }
+    if (int rc = b->control.listen(c->id, static_cast<std::uint32_t>(b->queues.size()), st.st_gid, b->region_read_fd,
+                                   b, err);
         rc != 0)
         return rc;
-    for (std::uint32_t q = 0; q < b->queues.size(); ++q)
-        b->queues[q].wake_fd = b->wake_fds[q];
     // Consumers must attach through the socket from now on (control_socket.hpp).
-    std::atomic_ref<std::uint32_t>(b->cluster->header->flags)
+    std::atomic_ref<std::uint32_t>(c->header->flags)
         .fetch_or(zc::control::kRegionControlSocket, std::memory_order_release);
     return 0;
 }
 
+// The owner's copies of what consumers report about themselves, and of
+// what it knows of each queue, for readers of the region (zc-stat).
+void zc_balancer::publish_consumer_view() noexcept
+{
+    auto copy = [](std::uint64_t& to, const std::uint64_t& from) {
+        std::atomic_ref<std::uint64_t>(to).store(
+            std::atomic_ref<const std::uint64_t>(from).load(std::memory_order_relaxed), std::memory_order_relaxed);
+    };
+    for (BalancerQueue& q : queues) {
+        copy(q.info->received, q.side->received);
+        copy(q.info->returned, q.side->returned);
+        copy(q.info->bad_descriptors, q.side->bad_descriptors);
+        std::atomic_ref<std::uint32_t>(q.info->occupancy).store(q.rx.occupancy(), std::memory_order_relaxed);
+        std::atomic_ref<std::uint32_t>(q.info->outstanding).store(q.outstanding, std::memory_order_relaxed);
+        if (q.rx.broken()) [[unlikely]]
+            mark_broken(static_cast<std::uint32_t>(&q - queues.data()),
+                        "its RX ring's consumer index moved backwards or past what was delivered");
+    }
+}
+
 extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* events, std::uint32_t max)
 {
-    if (!b || !b->control.listening())
+    if (!b)
         return 0;
     std::vector<zc::control::Event> happened;
     try {
-        b->control.service([b](std::uint32_t queue) { return b->reclaim(queue); }, happened);
+        b->publish_consumer_view();
+        if (b->control.listening())
+            b->control.service(happened);
+        // Queues whose consumer broke the protocol: cut off.
+        for (std::uint32_t q = 0; q < b->queues.size() && b->broken_count > 0; ++q) {
+            BalancerQueue& queue = b->queues[q];
+            if (!queue.broken)
+                continue;
+            const char* why = queue.broken_why;
+            pid_t pid = b->control.listening() ? b->control.cut_off(q, why, happened) : 0;
+            if (pid == 0) {
+                // Nobody connected (no socket, or already gone): reclaim and
+                // reset all the same.
+                pid = static_cast<pid_t>(
+                    std::atomic_ref<std::uint64_t>(queue.side->consumer_claim).load(std::memory_order_relaxed) >> 32);
+                std::uint32_t buffers = b->reclaim(q);
+                happened.push_back(zc::control::Event{zc::control::Event::CutOff, q, pid, buffers, why});
+            }
+        }
     } catch (...) {
         // No memory for an event: what was done is done; the events are lost.
     }
@@ -281,9 +395,10 @@ extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* 
         if (n == max || !events)
             break;
         zc_balancer_event& out = events[n++];
-        out.kind = e.kind == zc::control::Event::Joined ? ZC_BALANCER_CONSUMER_JOINED
-                   : e.kind == zc::control::Event::Left ? ZC_BALANCER_CONSUMER_LEFT
-                                                         : ZC_BALANCER_CONSUMER_REFUSED;
+        out.kind = e.kind == zc::control::Event::Joined   ? ZC_BALANCER_CONSUMER_JOINED
+                   : e.kind == zc::control::Event::Left   ? ZC_BALANCER_CONSUMER_LEFT
+                   : e.kind == zc::control::Event::CutOff ? ZC_BALANCER_CONSUMER_CUT_OFF
+                                                          : ZC_BALANCER_CONSUMER_REFUSED;
         out.queue = e.queue;
         out.pid = static_cast<std::int32_t>(e.pid);
         out.buffers = e.buffers;
@@ -297,7 +412,10 @@ extern "C" std::uint32_t zc_balancer_poll(zc_balancer* b) { return b->poll(); }
 zc_balancer::~zc_balancer()
 {
     for (int fd : wake_fds)
-        ::close(fd);
+        if (fd >= 0)
+            ::close(fd);
+    if (region_read_fd >= 0)
+        ::close(region_read_fd);
 }
 
 extern "C" void zc_balancer_close(zc_balancer* b)
@@ -315,6 +433,7 @@ extern "C" void zc_balancer_close(zc_balancer* b)
         queue.staged = 0;
     }
     b->waiting = 0;
+    b->closing = true;
     for (std::uint32_t q = 0; q < b->queues.size(); ++q)
         b->reclaim(q);
     b->send_home();
@@ -338,10 +457,11 @@ extern "C" int zc_balancer_get_stats(const zc_balancer* b, zc_balancer_stats* st
         out.dropped = queue.dropped;
         out.returned = queue.returned;
         out.bad_returns = queue.bad_returns;
-        RingShared* rx_ring = queue_ring(b->cluster, q, true);
-        out.occupancy = std::atomic_ref<std::uint32_t>(rx_ring->producer).load(std::memory_order_acquire) -
-                        std::atomic_ref<std::uint32_t>(rx_ring->consumer).load(std::memory_order_acquire);
+        out.occupancy = ring_occupancy(queue_ring(b->cluster, q, true), b->cluster->queue_slots);
         out.outstanding = queue.outstanding;
+        out.cut_off = queue.cut_off;
+        out.limit = queue.wait ? ~0u : b->config.queue_limit;
+        out.reserved = 0;
     }
     return 0;
 }

@@ -12,12 +12,27 @@
 //   the last one gives the buffer back to its device (release_burst).
 //
 // A buffer taken from a device gets one reference per group (the shared
-// refcount, written only here); each queue that does not take it (drop
-// mode, full) or hands it back drops one. `held` has one bit per buffer per
-// queue: set when the descriptor goes on the RX ring, cleared when it comes
-// back. A return whose bit is clear (never delivered, returned twice, or out
-// of the pool) is counted as bad and ignored: the bitmap is the owner's own
-// record, never anything a consumer wrote.
+// refcount, private to this process); each queue that does not take it
+// (drop mode: full, or at its limit) or hands it back drops one. `held` has
+// one bit per buffer per queue: set when the descriptor goes on the RX ring,
+// cleared when it comes back. A return whose bit is clear (never delivered,
+// returned twice, or out of the pool) is counted as bad and ignored: the
+// bitmap is the owner's own record, never anything a consumer wrote.
+//
+// Trust (layout.hpp, zc/ring.hpp): a queue's consumer can write its side
+// and nothing else. The ring handles check every index it writes; one that
+// breaks the protocol marks the queue broken: from then on it takes no
+// packets (whatever its on-full policy), and the next control round cuts
+// its consumer off (closes the connection, or without a socket, resets the
+// rings), reclaims every buffer the bitmap says it holds, counts it in
+// cut_off and gives the queue a fresh side. Each reap reads at most one
+// ring's worth, so nothing a consumer writes makes a round longer.
+//
+// Isolation in drop mode: a queue may hold at most `limit` buffers (on its
+// ring, in its consumer's hands, staged): past that its packets are dropped
+// and counted as its own, so a stalled consumer cannot take the pool away
+// from the others. Wait mode has no limit: it is lossless, so one stopped
+// consumer stops its group (and, with the pool, every group).
 
 #pragma once
 
@@ -45,17 +60,22 @@ struct BufferOrigin {
 struct BalancerQueue {
     RingProducer<zc_desc> rx;   // worker end of the RX ring
     RingConsumer<zc_desc> ret;  // worker end of the return ring
-    QueueInfo* info = nullptr;  // shared counters (enqueued, dropped_full, bad_return)
+    QueueInfo* info = nullptr;  // published counters (enqueued, dropped_full, bad_return, cut_off)
+    QueueSide* side = nullptr;  // the consumer's side: its sleep flag and counters, untrusted
     std::uint64_t* held = nullptr; // bitmap: frame_count bits
     zc_desc* stage = nullptr;   // descriptors for this queue not yet on its ring
     std::uint32_t staged = 0;
-    bool wait = false;          // ZC_ON_FULL_WAIT
-    int wake_fd = -1;           // the consumer's wake-up eventfd (wakeup.hpp); -1 until listen
+    bool wait = false;          // ZC_ON_FULL_WAIT, as configured
+    bool broken = false;        // its consumer broke the protocol: takes nothing until cut off
+    const char* broken_why = nullptr;
+    int wake_fd = -1;           // the consumer's wake-up eventfd (wakeup.hpp); -1 without a socket
+    std::uint32_t limit = 0;    // buffers it may hold (drop mode); ~0u: no limit; 0 while broken
     std::uint32_t outstanding = 0;
     std::uint64_t enqueued = 0;
     std::uint64_t dropped = 0;
     std::uint64_t returned = 0;
     std::uint64_t bad_returns = 0;
+    std::uint64_t cut_off = 0;
 };
 
 struct BalancerGroup {
@@ -65,7 +85,7 @@ struct BalancerGroup {
 
 } // namespace zc
 
-struct zc_balancer {
+struct zc_balancer final : zc::control::QueueOwner {
     zc_cluster* cluster = nullptr;
     std::vector<zc_device*> devices;
     zc_balancer_config config{};
@@ -91,10 +111,14 @@ struct zc_balancer {
     std::uint64_t received_count = 0;
     std::uint64_t dropped_everywhere = 0; // packets no queue took
 
+    std::uint32_t broken_count = 0; // queues marked broken, not yet cut off
+    bool closing = false;           // zc_balancer_close: reclaim without renewing sides
+
     // Fast path (balancer_poll.cpp).
     std::uint32_t poll() noexcept;
     void reap(std::uint32_t queue) noexcept;
     void flush(std::uint32_t queue) noexcept;
+    void mark_broken(std::uint32_t queue, const char* why) noexcept;
     bool drop_reference(std::uint32_t buffer) noexcept;
     void send_home_now(std::uint32_t device) noexcept;
     void send_home() noexcept;
@@ -102,8 +126,16 @@ struct zc_balancer {
 
     // Control path (balancer.cpp).
     std::uint32_t reclaim(std::uint32_t queue) noexcept; // returns the buffers reclaimed
+    void bind_queue(std::uint32_t queue, std::uint32_t rx_start, std::uint32_t return_start) noexcept;
+    void publish_consumer_view() noexcept;
     zc::control::Server control;
-    std::vector<int> wake_fds; // one eventfd per queue, made by listen; lent to `control`
+    int region_read_fd = -1;   // the region, read-only, for consumers (listen)
+    std::vector<int> wake_fds; // one eventfd per queue, fresh for every grant
+
+    // The control socket's requests (control_socket.hpp).
+    int grant(std::uint32_t queue, pid_t pid, int* side_fd, int* wake_fd, char* why,
+              std::size_t why_size) noexcept override;
+    std::uint32_t leave(std::uint32_t queue) noexcept override { return reclaim(queue); }
 
     zc_balancer() = default;
     zc_balancer(const zc_balancer&) = delete;

@@ -56,20 +56,32 @@ void zc_balancer::send_home() noexcept
         send_home_now(d);
 }
 
+void zc_balancer::mark_broken(std::uint32_t index, const char* why) noexcept
+{
+    BalancerQueue& q = queues[index];
+    if (q.broken)
+        return;
+    q.broken = true;
+    q.broken_why = why;
+    q.limit = 0; // takes nothing more, whatever its policy, until the control path cuts it off
+    ++broken_count;
+}
+
 // Drops one of the buffer's references; the last one sends it home (true).
 bool zc_balancer::drop_reference(std::uint32_t buffer) noexcept
 {
-    std::atomic_ref<std::uint32_t> refs(cluster->states[buffer].refcount);
-    std::uint32_t old = refs.load(std::memory_order_relaxed);
-    if (old > 1) {
-        // Only this thread writes the count of a buffer it took from a device.
-        refs.store(old - 1, std::memory_order_relaxed);
+    // The owner's private record: only this thread writes the count of a
+    // buffer it took from a device.
+    std::uint32_t& refs = cluster->states[buffer].refcount;
+    if (refs > 1) {
+        --refs;
         return false;
     }
+    refs = 1; // the device's own reference, as it handed the buffer out
     // The last reference: back to the device with the owner it gave the
     // buffer out with, and the device's own reference (1) left in place.
     const BufferOrigin& origin = origins[buffer];
-    std::atomic_ref<std::uint32_t>(cluster->states[buffer].owner).store(origin.owner, std::memory_order_relaxed);
+    set_owner(*cluster, buffer, origin.owner);
     std::uint32_t device = origin.device;
     std::uint32_t& count = going_home_count[device];
     zc_packet& packet = going_home[device][count++];
@@ -88,11 +100,13 @@ void zc_balancer::reap(std::uint32_t index) noexcept
     const std::uint64_t frames = cluster->frame_count;
     std::uint32_t bad = 0;
     std::uint32_t good = 0;
-    for (;;) {
+    // At most one ring's worth per round, whatever the consumer wrote.
+    for (std::uint32_t budget = q.ret.size(); budget > 0;) {
         std::uint32_t slot = 0;
-        std::uint32_t n = q.ret.peek(kReapBatch, &slot);
+        std::uint32_t n = q.ret.peek(budget < kReapBatch ? budget : kReapBatch, &slot);
         if (n == 0)
             break;
+        budget -= n;
         for (std::uint32_t i = 0; i < n; ++i) {
             // Written by the consumer: untrusted. The bitmap decides.
             std::uint64_t buffer = q.ret.slot(slot + i).addr >> shift;
@@ -114,6 +128,8 @@ void zc_balancer::reap(std::uint32_t index) noexcept
         if (n < kReapBatch)
             break;
     }
+    if (q.ret.broken()) [[unlikely]]
+        mark_broken(index, "its return ring's producer index moved backwards or past the ring");
     if (good | bad) {
         q.outstanding -= good;
         q.returned += good;
@@ -131,7 +147,7 @@ void zc_balancer::flush(std::uint32_t index) noexcept
     if (staged == 0)
         return;
     std::uint32_t slot = 0;
-    const std::uint32_t room = q.rx.reserve_burst(staged, &slot);
+    const std::uint32_t room = q.broken ? 0 : q.rx.reserve_burst(staged, &slot);
     const std::uint32_t shift = cluster->frame_shift;
     for (std::uint32_t i = 0; i < room; ++i) {
         const zc_desc& desc = q.stage[i];
@@ -144,12 +160,14 @@ void zc_balancer::flush(std::uint32_t index) noexcept
         q.outstanding += room;
         q.enqueued += room;
         if (q.wake_fd >= 0)
-            wakeup::wake(*q.info, q.wake_fd);
+            wakeup::wake(*q.side, q.wake_fd);
     }
+    if (q.rx.broken()) [[unlikely]]
+        mark_broken(index, "its RX ring's consumer index moved backwards or past what was delivered");
     const std::uint32_t left = staged - room;
     if (left == 0) {
         q.staged = 0;
-    } else if (q.wait) {
+    } else if (q.wait && !q.broken) {
         std::memmove(q.stage, q.stage + room, sizeof(zc_desc) * left);
         q.staged = left;
         waiting += left;
@@ -189,6 +207,7 @@ std::uint32_t zc_balancer::poll() noexcept
     const bool round_robin_mode = mode == ZC_HASH_ROUND_ROBIN;
     const std::uint32_t refs_per_packet = group_count;
     const std::uint32_t device_count = static_cast<std::uint32_t>(devices.size());
+    const std::uint64_t dropped_before = dropped_everywhere;
     std::uint32_t total = 0;
 
     for (std::uint32_t visited = 0; visited < device_count; ++visited) {
@@ -220,35 +239,37 @@ std::uint32_t zc_balancer::poll() noexcept
             meta->port = packet.port;
             meta->flags = 0;
 
-            BufferState& state = cluster->states[buffer];
             BufferOrigin& origin = origins[buffer];
-            origin.owner = std::atomic_ref<std::uint32_t>(state.owner).load(std::memory_order_relaxed);
+            origin.owner = owner_of(*cluster, buffer);
             origin.device_queue = packet.queue;
             origin.device = static_cast<std::uint8_t>(d);
 
-            // One reference per group; a group whose queue is full (drop
-            // mode) gives its reference back in flush().
-            std::atomic_ref<std::uint32_t>(state.refcount).store(refs_per_packet, std::memory_order_relaxed);
-
+            // One reference per group; a group whose queue is at its limit
+            // gives its reference back here, one whose queue is full (drop
+            // mode) in flush().
+            BufferState& state = cluster->states[buffer];
+            state.refcount = refs_per_packet;
             const zc_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
                                packet.caplen, 0};
-            std::uint32_t first_queue = 0;
             for (std::uint32_t g = 0; g < group_count; ++g) {
                 const BalancerGroup& group = groups[g];
                 const std::uint32_t q = group.base + (group.size == 1 ? 0 : hash % group.size);
-                if (g == 0)
-                    first_queue = q;
                 BalancerQueue& queue = queues[q];
+                if (g == 0)
+                    set_owner(*cluster, buffer, ZC_OWNER(ZC_OWNER_QUEUE, q));
+                if (queue.outstanding + queue.staged >= queue.limit) [[unlikely]] {
+                    ++queue.dropped;
+                    if (drop_reference(buffer))
+                        ++dropped_everywhere;
+                    continue;
+                }
                 queue.stage[queue.staged++] = desc;
             }
-            std::atomic_ref<std::uint32_t>(state.owner)
-                .store(ZC_OWNER(ZC_OWNER_QUEUE, first_queue), std::memory_order_relaxed);
         }
         received_count += n;
         total += n;
     }
 
-    const std::uint64_t dropped_before = dropped_everywhere;
     if (total > 0)
         for (std::uint32_t q = 0; q < queue_count; ++q)
             flush(q);

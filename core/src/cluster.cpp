@@ -24,6 +24,7 @@
 #include <fcntl.h>
 
 #include "cluster.hpp"
+#include "control_socket.hpp"
 #include "error.hpp"
 #include "process.hpp"
 
@@ -54,11 +55,9 @@ std::uint32_t load_state(const RegionHeader& header)
 }
 
 struct Layout {
-    std::uint64_t buffer_state_offset;
-    std::uint64_t free_list_offset;
     std::uint64_t queue_table_offset;
-    std::uint64_t rings_offset;
-    std::uint64_t ring_bytes;
+    std::uint64_t queue_side_offset;
+    std::uint64_t queue_side_bytes;
     std::uint64_t pool_offset;
     std::uint64_t pool_bytes;
     std::uint64_t total;
@@ -68,22 +67,19 @@ Layout compute_layout(std::uint32_t frame_size, std::uint32_t frame_count, std::
                       std::uint32_t queue_slots, std::uint64_t page)
 {
     Layout l{};
-    l.buffer_state_offset = kHeaderBytes;
-    l.free_list_offset = align_up(l.buffer_state_offset + std::uint64_t{frame_count} * sizeof(BufferState), kCacheLine);
-    l.queue_table_offset = align_up(l.free_list_offset + std::uint64_t{frame_count} * sizeof(std::uint32_t), kCacheLine);
-    l.rings_offset = align_up(l.queue_table_offset + std::uint64_t{queue_count} * sizeof(QueueInfo), kCacheLine);
-    l.ring_bytes = ring_bytes(queue_slots, sizeof(zc_desc));
-    l.pool_offset = align_up(l.rings_offset + 2 * std::uint64_t{queue_count} * l.ring_bytes, page);
+    l.queue_table_offset = kHeaderBytes;
+    l.queue_side_offset = align_up(l.queue_table_offset + std::uint64_t{queue_count} * sizeof(QueueInfo), kCacheLine);
+    l.queue_side_bytes = side_bytes(queue_slots);
+    l.pool_offset = align_up(l.queue_side_offset + std::uint64_t{queue_count} * l.queue_side_bytes, page);
     l.pool_bytes = std::uint64_t{frame_count} * frame_size;
     l.total = align_up(l.pool_offset + l.pool_bytes, page);
     return l;
 }
 
 // Points the process-local view at the parts of a mapped, validated region.
-void bind_view(zc_cluster& c, const RegionHeader& h)
+// The in-region queue sides only when the region is writable here.
+int bind_view(zc_cluster& c, const RegionHeader& h) noexcept
 {
-    c.states = reinterpret_cast<BufferState*>(c.base + h.buffer_state_offset);
-    c.free_list = reinterpret_cast<std::uint32_t*>(c.base + h.free_list_offset);
     c.queues = reinterpret_cast<QueueInfo*>(c.base + h.queue_table_offset);
     c.pool = c.base + h.pool_offset;
     c.frame_size = h.frame_size;
@@ -92,6 +88,39 @@ void bind_view(zc_cluster& c, const RegionHeader& h)
     c.data_offset = h.frame_headroom + kXdpHeadroom;
     c.queue_count = h.queue_count;
     c.queue_slots = h.queue_slots;
+    try {
+        c.sides.assign(h.queue_count, nullptr);
+        c.mappings.assign(h.queue_count, SideMapping{});
+    } catch (const std::bad_alloc&) {
+        return -ENOMEM;
+    }
+    // With a control socket the live sides are memory files of their own,
+    // and the in-region ones are unused.
+    const bool socket = (h.flags & control::kRegionControlSocket) != 0;
+    if (!c.read_only && !socket)
+        for (std::uint32_t q = 0; q < h.queue_count; ++q)
+            c.sides[q] = reinterpret_cast<QueueSide*>(c.base + h.queue_side_offset + q * h.queue_side_bytes);
+    return 0;
+}
+
+// Lays out a fresh queue side: zero counters, two empty rings.
+void init_side(void* memory, std::uint32_t slots) noexcept
+{
+    auto* base = static_cast<std::byte*>(memory);
+    new (base) QueueSide{};
+    ring_init(base + side_ring_offset(slots, true), slots, sizeof(zc_desc), nullptr);
+    ring_init(base + side_ring_offset(slots, false), slots, sizeof(zc_desc), nullptr);
+}
+
+std::size_t page_round(std::size_t bytes) noexcept { return (bytes + 4095) & ~std::size_t{4095}; }
+
+void unmap_side(SideMapping& m) noexcept
+{
+    if (m.base)
+        ::munmap(m.base, m.bytes);
+    if (m.fd >= 0)
+        ::close(m.fd);
+    m = SideMapping{};
 }
 
 // Decides where a new region goes: hugetlbfs when it is mounted and has the
@@ -161,6 +190,8 @@ int clear_stale(const std::string& path, std::uint32_t id, zc_error* err)
 
 void unmap(zc_cluster& c)
 {
+    for (SideMapping& m : c.mappings)
+        unmap_side(m);
     if (c.base)
         ::munmap(c.base, c.size);
     if (c.fd >= 0)
@@ -187,8 +218,85 @@ std::string describe_access(const std::string& path)
 
 RingShared* queue_ring(zc_cluster* c, std::uint32_t queue, bool rx) noexcept
 {
-    const QueueInfo& info = c->queues[queue];
-    return reinterpret_cast<RingShared*>(c->base + (rx ? info.rx_ring_offset : info.return_ring_offset));
+    if (queue >= c->queue_count || !c->sides[queue])
+        return nullptr;
+    return reinterpret_cast<RingShared*>(reinterpret_cast<std::byte*>(c->sides[queue]) +
+                                         side_ring_offset(c->queue_slots, rx));
+}
+
+int renew_queue_side(zc_cluster& c, std::uint32_t queue, zc_error* err) noexcept
+{
+    if (!c.owner || queue >= c.queue_count)
+        return fail(err, -EINVAL, "cluster %u: queue %u has no side this process may renew", c.id, queue);
+    SideMapping fresh;
+    fresh.bytes = page_round(side_bytes(c.queue_slots));
+    fresh.fd = ::memfd_create("zc-queue", MFD_CLOEXEC);
+    if (fresh.fd < 0)
+        return fail(err, -errno, "cluster %u queue %u: cannot create its consumer side: %s", c.id, queue,
+                    std::strerror(errno));
+    // 0600 and the owner's uid: a consumer cannot reopen it through
+    // /proc/self/fd; it writes through the mapping it was given.
+    if (::fchmod(fresh.fd, 0600) != 0 || ::ftruncate(fresh.fd, static_cast<off_t>(fresh.bytes)) != 0) {
+        int code = errno;
+        unmap_side(fresh);
+        return fail(err, -code, "cluster %u queue %u: cannot size its consumer side: %s", c.id, queue,
+                    std::strerror(code));
+    }
+    void* base = ::mmap(nullptr, fresh.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fresh.fd, 0);
+    if (base == MAP_FAILED) {
+        int code = errno;
+        unmap_side(fresh);
+        return fail(err, -code, "cluster %u queue %u: cannot map its consumer side: %s", c.id, queue,
+                    std::strerror(code));
+    }
+    fresh.base = base;
+    init_side(base, c.queue_slots);
+    unmap_side(c.mappings[queue]);
+    c.mappings[queue] = fresh;
+    c.sides[queue] = static_cast<QueueSide*>(base);
+    return 0;
+}
+
+int map_queue_side(zc_cluster& c, std::uint32_t queue, int fd, zc_error* err) noexcept
+{
+    if (queue >= c.queue_count) {
+        ::close(fd);
+        return fail(err, -EINVAL, "cluster %u has no queue %u", c.id, queue);
+    }
+    struct stat st {};
+    const std::size_t need = side_bytes(c.queue_slots);
+    if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < need) {
+        ::close(fd);
+        return fail(err, -EPROTO, "cluster %u queue %u: the owner handed over a queue side of the wrong size",
+                    c.id, queue);
+    }
+    SideMapping m;
+    m.fd = fd;
+    m.bytes = need;
+    void* base = ::mmap(nullptr, need, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        int code = errno;
+        unmap_side(m);
+        return fail(err, -code, "cluster %u queue %u: cannot map its queue side: %s", c.id, queue,
+                    std::strerror(code));
+    }
+    m.base = base;
+    const char* why = nullptr;
+    auto* side = static_cast<std::byte*>(base);
+    const std::size_t ring_space = ring_bytes(c.queue_slots, sizeof(zc_desc));
+    if (ring_validate(reinterpret_cast<RingShared*>(side + side_ring_offset(c.queue_slots, true)), ring_space,
+                      sizeof(zc_desc), &why) != 0 ||
+        ring_validate(reinterpret_cast<RingShared*>(side + side_ring_offset(c.queue_slots, false)), ring_space,
+                      sizeof(zc_desc), &why) != 0 ||
+        reinterpret_cast<RingShared*>(side + side_ring_offset(c.queue_slots, true))->size != c.queue_slots) {
+        unmap_side(m);
+        return fail(err, -EBADMSG, "cluster %u queue %u: the queue side the owner handed over is inconsistent (%s)",
+                    c.id, queue, why ? why : "ring size");
+    }
+    unmap_side(c.mappings[queue]);
+    c.mappings[queue] = m;
+    c.sides[queue] = static_cast<QueueSide*>(base);
+    return 0;
 }
 
 } // namespace zc
@@ -296,28 +404,30 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
     header->frame_headroom = kMetaHeadroom;
     header->pool_offset = layout.pool_offset;
     header->pool_bytes = layout.pool_bytes;
-    header->buffer_state_offset = layout.buffer_state_offset;
-    header->free_list_offset = layout.free_list_offset;
+    header->queue_side_offset = layout.queue_side_offset;
+    header->queue_side_bytes = layout.queue_side_bytes;
     header->queue_count = config.queue_count;
     header->queue_slots = config.queue_slots;
     header->queue_table_offset = layout.queue_table_offset;
     cluster->header = header;
-    bind_view(*cluster, *header);
-
-    // Every buffer starts free; the free list pops from the top, so push them
-    // in reverse to hand out buffer 0 first.
-    for (std::uint32_t i = 0; i < config.frame_count; ++i) {
-        cluster->states[i] = BufferState{0, ZC_OWNER(ZC_OWNER_FREE, 0)};
-        cluster->free_list[i] = config.frame_count - 1 - i;
+    try {
+        // Every buffer starts free; the free list pops from the top, so push
+        // them in reverse to hand out buffer 0 first.
+        cluster->states.assign(config.frame_count, BufferState{0, ZC_OWNER(ZC_OWNER_FREE, 0)});
+        cluster->free_list.resize(config.frame_count);
+    } catch (const std::bad_alloc&) {
+        return abandon(fail(err, -ENOMEM, "cluster %u: no memory for the records of %u buffers", id,
+                            config.frame_count));
     }
+    if (bind_view(*cluster, *header) != 0)
+        return abandon(fail(err, -ENOMEM, "cluster %u: no memory", id));
+    for (std::uint32_t i = 0; i < config.frame_count; ++i)
+        cluster->free_list[i] = config.frame_count - 1 - i;
+    cluster->free_count = config.frame_count;
     header->free_count = config.frame_count;
     for (std::uint32_t q = 0; q < config.queue_count; ++q) {
-        QueueInfo* info = new (&cluster->queues[q]) QueueInfo{};
-        info->rx_ring_offset = layout.rings_offset + 2 * std::uint64_t{q} * layout.ring_bytes;
-        info->return_ring_offset = info->rx_ring_offset + layout.ring_bytes;
-        info->ring_bytes = layout.ring_bytes;
-        ring_init(cluster->base + info->rx_ring_offset, config.queue_slots, sizeof(zc_desc), nullptr);
-        ring_init(cluster->base + info->return_ring_offset, config.queue_slots, sizeof(zc_desc), nullptr);
+        new (&cluster->queues[q]) QueueInfo{};
+        init_side(cluster->sides[q], config.queue_slots);
     }
     std::atomic_ref<std::uint32_t>(header->state)
         .store(static_cast<std::uint32_t>(RegionState::Running), std::memory_order_release);
@@ -363,9 +473,11 @@ int validate_header(const RegionHeader& h, std::uint64_t file_size, std::uint32_
         return corrupt("frame headroom");
     if (h.queue_slots == 0 || (h.queue_slots & (h.queue_slots - 1)) != 0)
         return corrupt("queue slots");
+    if (h.queue_slots > (1u << 24))
+        return corrupt("queue slots");
     Layout expect = compute_layout(h.frame_size, h.frame_count, h.queue_count, h.queue_slots, 4096);
-    if (h.buffer_state_offset != expect.buffer_state_offset || h.free_list_offset != expect.free_list_offset ||
-        h.queue_table_offset != expect.queue_table_offset)
+    if (h.queue_table_offset != expect.queue_table_offset || h.queue_side_offset != expect.queue_side_offset ||
+        h.queue_side_bytes != expect.queue_side_bytes)
         return corrupt("table offsets");
     if (h.pool_offset < expect.pool_offset || h.pool_offset % 4096 != 0 || h.pool_bytes != expect.pool_bytes ||
         h.pool_offset + h.pool_bytes > h.total_size)
@@ -378,7 +490,7 @@ int validate_header(const RegionHeader& h, std::uint64_t file_size, std::uint32_
 // mapped read-only (a passive consumer's stray write faults instead of
 // changing what other consumers see); the rest stays writable (rings,
 // counters, claims).
-int attach_fd(std::uint32_t id, int fd, const std::string& path, bool read_only_pool, zc_cluster** out,
+int attach_fd(std::uint32_t id, int fd, const std::string& path, bool read_only, zc_cluster** out,
               zc_error* err)
 {
     std::unique_ptr<zc_cluster> cluster;
@@ -435,7 +547,9 @@ int attach_fd(std::uint32_t id, int fd, const std::string& path, bool read_only_
                     "cluster %u: its owner (pid %d) is gone; restart it (zc-balance -c %u) or remove the stale %s", id,
                     header.owner_pid, id, path.c_str());
     }
-    void* base = ::mmap(nullptr, header.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, cluster->fd, 0);
+    cluster->read_only = read_only;
+    void* base = ::mmap(nullptr, header.total_size, read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED,
+                        cluster->fd, 0);
     if (base == MAP_FAILED) {
         int code = errno;
         unmap(*cluster);
@@ -444,32 +558,22 @@ int attach_fd(std::uint32_t id, int fd, const std::string& path, bool read_only_
     cluster->base = static_cast<std::byte*>(base);
     cluster->size = header.total_size;
     cluster->header = reinterpret_cast<RegionHeader*>(cluster->base);
-    if (read_only_pool) {
-        bind_view(*cluster, header);
-        if (int rc = protect_pool(*cluster, err); rc != 0) {
-            unmap(*cluster);
-            return rc;
-        }
-    }
     // From here on, use the copy we validated, not the live header: another
     // process could change it between check and use.
-    bind_view(*cluster, header);
-
-    for (std::uint32_t q = 0; q < cluster->queue_count; ++q) {
-        QueueInfo info = cluster->queues[q];
+    if (bind_view(*cluster, header) != 0) {
+        unmap(*cluster);
+        return fail(err, -ENOMEM, "cluster %u: no memory", id);
+    }
+    for (std::uint32_t q = 0; q < cluster->queue_count && cluster->sides[q]; ++q) {
         const char* why = nullptr;
-        bool fits = info.ring_bytes == ring_bytes(header.queue_slots, sizeof(zc_desc)) &&
-                    info.rx_ring_offset >= header.queue_table_offset &&
-                    info.rx_ring_offset + info.ring_bytes <= header.pool_offset &&
-                    info.return_ring_offset >= header.queue_table_offset &&
-                    info.return_ring_offset + info.ring_bytes <= header.pool_offset &&
-                    info.rx_ring_offset % kCacheLine == 0 && info.return_ring_offset % kCacheLine == 0;
-        if (!fits ||
-            ring_validate(queue_ring(cluster.get(), q, true), info.ring_bytes, sizeof(zc_desc), &why) != 0 ||
-            ring_validate(queue_ring(cluster.get(), q, false), info.ring_bytes, sizeof(zc_desc), &why) != 0) {
+        const std::size_t space = ring_bytes(header.queue_slots, sizeof(zc_desc));
+        if (ring_validate(queue_ring(cluster.get(), q, true), space, sizeof(zc_desc), &why) != 0 ||
+            ring_validate(queue_ring(cluster.get(), q, false), space, sizeof(zc_desc), &why) != 0 ||
+            queue_ring(cluster.get(), q, true)->size != header.queue_slots ||
+            queue_ring(cluster.get(), q, false)->size != header.queue_slots) {
             unmap(*cluster);
             return fail(err, -EBADMSG, "cluster %u: queue %u of %s is inconsistent (%s)", id, q, path.c_str(),
-                        why ? why : "ring offsets");
+                        why ? why : "ring size");
         }
     }
     *out = cluster.release();
@@ -478,7 +582,16 @@ int attach_fd(std::uint32_t id, int fd, const std::string& path, bool read_only_
 
 int attach_path(std::uint32_t id, const std::string& path, zc_cluster** out, zc_error* err)
 {
+    bool read_only = false;
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+        // A group member of an owner that serves a control socket (mode
+        // 0640): it may read the region (zc-stat), not write it.
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        read_only = fd >= 0;
+        if (fd < 0)
+            errno = EACCES;
+    }
     if (fd < 0) {
         int code = errno;
         if (code == ENOENT)
@@ -488,7 +601,7 @@ int attach_path(std::uint32_t id, const std::string& path, zc_cluster** out, zc_
                         describe_access(path).c_str());
         return fail(err, -code, "cluster %u: cannot open %s: %s", id, path.c_str(), std::strerror(code));
     }
-    return attach_fd(id, fd, path, false, out, err);
+    return attach_fd(id, fd, path, read_only, out, err);
 }
 
 } // namespace
@@ -503,13 +616,13 @@ int zc::protect_pool(zc_cluster& c, zc_error* err) noexcept
     return 0;
 }
 
-int zc::attach_region_fd(std::uint32_t id, int fd, bool read_only_pool, zc_cluster** out, zc_error* err) noexcept
+int zc::attach_region_fd(std::uint32_t id, int fd, zc_cluster** out, zc_error* err) noexcept
 {
     *out = nullptr;
     try {
         // The descriptor's own name is the owner's temporary file, deleted
         // when the region was published: name the region by its cluster.
-        return attach_fd(id, fd, "the region its owner handed over", read_only_pool, out, err);
+        return attach_fd(id, fd, "the region its owner handed over", true, out, err);
     } catch (const std::bad_alloc&) {
         ::close(fd);
         return fail(err, -ENOMEM, "cluster %u: no memory", id);

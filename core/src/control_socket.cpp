@@ -43,11 +43,11 @@ bool make_address(const std::string& path, sockaddr_un& address) noexcept
     return true;
 }
 
-constexpr std::size_t kHandedFds = 2; // the region, the wake-up eventfd
+constexpr std::size_t kHandedFds = 3; // the region, the queue side, the wake-up eventfd
 
-// The reply, and on a yes the two descriptors with it (one message).
-// Returns whether it went out whole.
-bool send_reply(int fd, std::int32_t status, const char* text, int region_fd = -1, int wake_fd = -1) noexcept
+// The reply, and on a yes the descriptors with it (one message). Returns
+// whether it went out whole.
+bool send_reply(int fd, std::int32_t status, const char* text, const int* handed = nullptr) noexcept
 {
     Reply reply{};
     reply.magic = kMagic;
@@ -60,7 +60,7 @@ bool send_reply(int fd, std::int32_t status, const char* text, int region_fd = -
     message.msg_iov = &data;
     message.msg_iovlen = 1;
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kHandedFds)];
-    if (region_fd >= 0) {
+    if (handed) {
         std::memset(control, 0, sizeof control);
         message.msg_control = control;
         message.msg_controllen = sizeof control;
@@ -68,8 +68,7 @@ bool send_reply(int fd, std::int32_t status, const char* text, int region_fd = -
         header->cmsg_level = SOL_SOCKET;
         header->cmsg_type = SCM_RIGHTS;
         header->cmsg_len = CMSG_LEN(sizeof(int) * kHandedFds);
-        const int fds[kHandedFds] = {region_fd, wake_fd};
-        std::memcpy(CMSG_DATA(header), fds, sizeof fds);
+        std::memcpy(CMSG_DATA(header), handed, sizeof(int) * kHandedFds);
     }
     return ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof reply);
 }
@@ -117,7 +116,7 @@ int attach(std::uint32_t cluster, std::uint32_t queue, Attachment& out, zc_error
     }
     const std::uint64_t deadline = monotonic_ns() + std::uint64_t{kReplyTimeoutMs} * 1000000u;
     Reply reply{};
-    int handed[kHandedFds] = {-1, -1};
+    int handed[kHandedFds] = {-1, -1, -1};
     std::size_t handed_count = 0;
     bool truncated = false;
     for (;;) {
@@ -187,7 +186,8 @@ int attach(std::uint32_t cluster, std::uint32_t queue, Attachment& out, zc_error
     }
     out.connection = fd;
     out.region = handed[0];
-    out.wake = handed[1];
+    out.side = handed[1];
+    out.wake = handed[2];
     return 0;
 }
 
@@ -204,7 +204,7 @@ Server::~Server()
     }
 }
 
-int Server::listen(std::uint32_t cluster, std::uint32_t queue_count, gid_t gid, int region_fd, const int* wake_fds,
+int Server::listen(std::uint32_t cluster, std::uint32_t queue_count, gid_t gid, int region_fd, QueueOwner* owner,
                    zc_error* err) noexcept
 {
     try {
@@ -217,7 +217,7 @@ int Server::listen(std::uint32_t cluster, std::uint32_t queue_count, gid_t gid, 
     queue_count_ = queue_count;
     gid_ = gid;
     region_fd_ = region_fd;
-    wake_fds_ = wake_fds;
+    owner_ = owner;
     if (::mkdir(kDirectory, 0755) != 0 && errno != EEXIST)
         return fail(err, -errno, "cluster %u: cannot create %s: %s", cluster, kDirectory, std::strerror(errno));
     sockaddr_un address;
@@ -258,18 +258,29 @@ bool Server::allowed(const Connection& c) const noexcept
     return c.uid == 0 || c.gid == gid_;
 }
 
-void Server::drop(std::size_t index, LeaveFn leave, void* context, std::vector<Event>& events)
+void Server::drop(std::size_t index, std::vector<Event>& events, Event::Kind kind, const char* why)
 {
     Connection c = connections_[index];
     ::close(c.fd);
     connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(index));
     if (c.queue >= 0) {
-        std::uint32_t buffers = leave(context, static_cast<std::uint32_t>(c.queue));
-        events.push_back(Event{Event::Left, static_cast<std::uint32_t>(c.queue), c.pid, buffers, {}});
+        std::uint32_t buffers = owner_->leave(static_cast<std::uint32_t>(c.queue));
+        events.push_back(Event{kind, static_cast<std::uint32_t>(c.queue), c.pid, buffers, why});
     }
 }
 
-void Server::handle_request(std::size_t index, LeaveFn leave, void* context, std::vector<Event>& events)
+pid_t Server::cut_off(std::uint32_t queue, const char* why, std::vector<Event>& events)
+{
+    for (std::size_t i = 0; i < connections_.size(); ++i)
+        if (connections_[i].queue == static_cast<std::int64_t>(queue)) {
+            pid_t pid = connections_[i].pid;
+            drop(i, events, Event::CutOff, why);
+            return pid;
+        }
+    return 0;
+}
+
+void Server::handle_request(std::size_t index, std::vector<Event>& events)
 {
     Connection& c = connections_[index];
     Request request{};
@@ -277,7 +288,7 @@ void Server::handle_request(std::size_t index, LeaveFn leave, void* context, std
     if (got < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (got <= 0) {
-        drop(index, leave, context, events);
+        drop(index, events);
         return;
     }
     if (c.queue >= 0)
@@ -315,7 +326,7 @@ void Server::handle_request(std::size_t index, LeaveFn leave, void* context, std
                               static_cast<int>(connections_[i].pid));
                 break;
             }
-            drop(i, leave, context, events); // reclaim first: the new consumer starts clean
+            drop(i, events); // reclaim first: the new consumer starts clean
             if (i < index)
                 --index;
             break;
@@ -329,19 +340,28 @@ void Server::handle_request(std::size_t index, LeaveFn leave, void* context, std
         connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(index));
         return;
     }
-    if (!send_reply(me.fd, 0, "ok", region_fd_, wake_fds_[request.queue])) {
+    int handed[kHandedFds] = {region_fd_, -1, -1};
+    if (int rc = owner_->grant(request.queue, me.pid, &handed[1], &handed[2], text, sizeof text); rc != 0) {
+        send_reply(me.fd, rc, text);
+        events.push_back(Event{Event::Refused, asked, me.pid, 0, text});
+        ::close(me.fd);
+        connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(index));
+        return;
+    }
+    if (!send_reply(me.fd, 0, "ok", handed)) {
         // Its socket buffer cannot take one reply (or it hung up): it never
-        // had the queue, so there is nothing to reclaim.
+        // had the queue; the owner takes back what it granted.
         events.push_back(Event{Event::Refused, asked, me.pid, 0, "the reply could not be sent; connection closed"});
         ::close(me.fd);
         connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(index));
+        owner_->leave(request.queue);
         return;
     }
     me.queue = request.queue;
     events.push_back(Event{Event::Joined, request.queue, me.pid, 0, {}});
 }
 
-void Server::service_impl(LeaveFn leave, void* context, std::vector<Event>& events)
+void Server::service(std::vector<Event>& events)
 {
     if (fd_ < 0)
         return;
@@ -388,7 +408,7 @@ void Server::service_impl(LeaveFn leave, void* context, std::vector<Event>& even
     if (::poll(entries.data(), entries.size(), 0) > 0)
         for (std::size_t i = entries.size(); i-- > 0;)
             if ((entries[i].revents & (POLLHUP | POLLERR)) != 0)
-                drop(i, leave, context, events);
+                drop(i, events);
     // Then requests, and connections that never asked for anything (their
     // deadline is checked whether or not anything else happened).
     const std::uint64_t now = monotonic_ns();
@@ -397,7 +417,7 @@ void Server::service_impl(LeaveFn leave, void* context, std::vector<Event>& even
         std::size_t before = connections_.size();
         pollfd entry{c.fd, POLLIN, 0};
         if (::poll(&entry, 1, 0) > 0) {
-            handle_request(i, leave, context, events);
+            handle_request(i, events);
         } else if (c.queue < 0 && now - c.since_ns > kRequestTimeoutNs) {
             ::close(c.fd);
             connections_.erase(connections_.begin() + static_cast<std::ptrdiff_t>(i));

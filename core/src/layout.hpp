@@ -1,19 +1,38 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
 // The layout of a cluster region: one file, mapped by the owner and by every
-// consumer, at whatever address each process likes. Offsets only, never
-// pointers. Any change to a struct here is a new kLayoutVersion.
+// consumer, at whatever address each process likes, plus one small memory
+// file per queue for that queue's consumer. Offsets only, never pointers.
+// Any change to a struct here is a new kLayoutVersion.
 //
-//   offset 0          RegionHeader (one page)
-//   buffer_state_off  BufferState[frame_count]   refcount + owner per buffer
-//   free_list_off     uint32_t[frame_count]       stack of free buffer indices
-//   queue_table_off   QueueInfo[queue_count]      offsets and counters
-//   (per queue)       RX ring, return ring        RingShared + zc_desc slots
-//   pool_off          frame_count frames          the packet pool = AF_XDP UMEM,
-//                                                 page aligned (huge page
-//                                                 aligned on hugetlbfs) so it
-//                                                 can be mapped on its own,
-//                                                 read-only for passive readers
+// The split follows trust. The region holds only what the owner writes and
+// consumers read; when the owner serves a control socket (zc-balance) its
+// file is mode 0640, and a consumer gets a read-only descriptor of it, so a
+// group member cannot change it:
+//
+//   offset 0            RegionHeader (one page)
+//   queue_table_offset  QueueInfo[queue_count]   owner's counters per queue
+//   queue_side_offset   QueueSide[queue_count]   consumer sides, used only by
+//                                                owners without a socket
+//   pool_offset         frame_count frames       the packet pool = AF_XDP UMEM,
+//                                                page aligned (huge page
+//                                                aligned on hugetlbfs)
+//
+// What a queue's consumer writes — its RX ring's consumer index, its return
+// ring, its own counters — is a QueueSide: with a control socket, a memfd of
+// its own that the owner makes fresh for every consumer it grants the queue
+// and hands over with the grant (control_socket.hpp), so no member can reach
+// another's, and a consumer that left cannot touch its successor's. The
+// owner reads a QueueSide only through checks (zc/ring.hpp "Trust", the
+// balancer's held bitmap) and never rebuilds anything from it.
+//
+// What the owner relies on is in no file at all: ring sizes, reference
+// counts, buffer owners and the free list live in its private memory
+// (cluster.hpp); the region carries published copies of the counters.
+//
+// Without a control socket (an owner on the library API alone) consumers
+// map the region file writable and use the QueueSides in it: the owner
+// still survives anything they write, but they trust one another.
 
 #pragma once
 
@@ -65,16 +84,17 @@ struct RegionHeader {
     std::uint32_t reserved1;
     std::uint64_t pool_offset;
     std::uint64_t pool_bytes;
-    std::uint64_t buffer_state_offset;
-    std::uint64_t free_list_offset;
+    std::uint64_t queue_side_offset; // the first in-region QueueSide
+    std::uint64_t queue_side_bytes;  // bytes of one QueueSide with its two rings
 
     // Consumer queues.
     std::uint32_t queue_count;
     std::uint32_t queue_slots;
     std::uint64_t queue_table_offset;
 
-    // Pool counters: written by the owner only, read by anyone.
-    alignas(kCacheLine) std::uint32_t free_count; // entries on the free list
+    // Pool counters: published by the owner (copies of its private ones),
+    // read by anyone.
+    alignas(kCacheLine) std::uint32_t free_count; // buffers on the free list
     std::uint32_t reserved2;
     std::uint64_t bad_index;   // releases naming no buffer of this pool
     std::uint64_t double_free; // releases of a buffer with no reference left
@@ -91,48 +111,68 @@ static_assert(offsetof(RegionHeader, free_count) == 128);
 static_assert(sizeof(RegionHeader) == 192);
 static_assert(sizeof(RegionHeader) <= kHeaderBytes);
 
-struct BufferState {
-    std::uint32_t refcount; // atomic_ref; 0 on the free list
-    std::uint32_t owner;    // ZC_OWNER(kind, id): where the buffer is now
-};
-
-static_assert(std::is_standard_layout_v<BufferState>);
-static_assert(sizeof(BufferState) == 8);
-
+// One queue, seen by everyone: written by the owner only.
 struct QueueInfo {
-    std::uint64_t rx_ring_offset;     // worker -> consumer
-    std::uint64_t return_ring_offset; // consumer -> worker
-    std::uint64_t ring_bytes;         // bytes of each of the two rings
-    // Written by the worker side only.
-    alignas(kCacheLine) std::uint64_t enqueued;
-    std::uint64_t dropped_full;
-    std::uint64_t bad_return;
-    // Written by the consumer side only.
+    std::uint64_t enqueued;     // put on the RX ring
+    std::uint64_t dropped_full; // not given to this queue: its ring was full, or (drop mode) it held its limit
+    std::uint64_t bad_return;   // handed back and refused (range, not held by this queue)
+    std::uint64_t cut_off;      // consumers disconnected for breaking the queue protocol
+    std::int32_t consumer_pid;  // who holds the queue (the owner's record), 0 for nobody
+    std::uint32_t generation;   // consumer sides made for this queue (one per grant)
+    // Copies made by the owner on its control path, so that readers of the
+    // region (zc-stat) see them: the RX ring's occupancy and the buffers the
+    // queue holds, by the owner's count; the consumer's own counters
+    // (QueueSide), as the consumer wrote them, not checked.
+    std::uint32_t occupancy;
+    std::uint32_t outstanding;
+    std::uint64_t reserved[2];
     alignas(kCacheLine) std::uint64_t received;
     std::uint64_t returned;
-    // The consumer's claim on the queue (drivers/clusterq/queue_claim.hpp):
-    // its pid in the high 32 bits and the low 32 bits of its start time
-    // (/proc/<pid>/stat field 22) in the low 32, or 0 when nobody holds the
-    // queue. One 64-bit word so that claiming, taking over from a dead
-    // consumer and releasing are each one CAS. Written by consumers only.
-    std::uint64_t consumer_claim;
-    // Descriptors the consumer found on the RX ring naming no buffer of the
-    // pool, or a length the buffer cannot hold: skipped, never read.
     std::uint64_t bad_descriptors;
-    // 1 while the consumer sleeps (or is about to) waiting for packets:
-    // the owner then writes the queue's eventfd after its next submit.
-    // Written by both sides, through atomic_ref (wakeup.hpp).
-    std::uint32_t consumer_sleeping;
-    std::uint32_t reserved;
 };
 
 static_assert(std::is_standard_layout_v<QueueInfo>);
-static_assert(offsetof(QueueInfo, enqueued) == 64);
-static_assert(offsetof(QueueInfo, received) == 128);
-static_assert(offsetof(QueueInfo, consumer_claim) == 144);
-static_assert(offsetof(QueueInfo, bad_descriptors) == 152);
-static_assert(offsetof(QueueInfo, consumer_sleeping) == 160);
-static_assert(sizeof(QueueInfo) == 192);
+static_assert(std::is_trivially_copyable_v<QueueInfo>);
+static_assert(offsetof(QueueInfo, cut_off) == 24);
+static_assert(offsetof(QueueInfo, consumer_pid) == 32);
+static_assert(offsetof(QueueInfo, received) == 64);
+static_assert(sizeof(QueueInfo) == 128);
+
+// What the consumer of one queue writes (and the owner reads, checked): its
+// counters and sleep flag, then the queue's RX ring (worker -> consumer) and
+// return ring (consumer -> worker), each a RingShared and its slots.
+struct QueueSide {
+    std::uint64_t received;        // taken off the RX ring
+    std::uint64_t returned;        // put on the return ring
+    // Descriptors the consumer found on the RX ring naming no buffer of the
+    // pool, or a length the buffer cannot hold: skipped, never read.
+    std::uint64_t bad_descriptors;
+    // Without a control socket, the consumer's claim on the queue
+    // (drivers/clusterq/queue_claim.hpp); unused with one.
+    std::uint64_t consumer_claim;
+    // 1 while the consumer sleeps (or is about to) waiting for packets: the
+    // owner then writes the queue's eventfd after its next submit. Written
+    // by both sides, through atomic_ref (wakeup.hpp).
+    std::uint32_t consumer_sleeping;
+    std::uint32_t reserved[7];
+};
+
+static_assert(std::is_standard_layout_v<QueueSide>);
+static_assert(std::is_trivially_copyable_v<QueueSide>);
+static_assert(offsetof(QueueSide, consumer_claim) == 24);
+static_assert(offsetof(QueueSide, consumer_sleeping) == 32);
+static_assert(sizeof(QueueSide) == kCacheLine);
+
+// Where a QueueSide's rings are, from its start, and its size: from the
+// ring size the reader trusts, never from anything in the side itself.
+constexpr std::size_t side_ring_offset(std::uint32_t slots, bool rx) noexcept
+{
+    return sizeof(QueueSide) + (rx ? 0 : ring_bytes(slots, sizeof(zc_desc)));
+}
+constexpr std::size_t side_bytes(std::uint32_t slots) noexcept
+{
+    return sizeof(QueueSide) + 2 * ring_bytes(slots, sizeof(zc_desc));
+}
 
 static_assert(sizeof(zc_buffer_meta) <= 64, "metadata must fit the default headroom");
 

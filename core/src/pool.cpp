@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// The buffer pool: a free list (a stack of indices in the region), a
-// reference count and an owner per buffer, and the conservation check that
-// accounts for every buffer. Allocation and release are single-writer: the
-// cluster owner's worker thread.
+// The buffer pool: a free list (a stack of indices), a reference count and
+// an owner per buffer, and the conservation check that accounts for every
+// buffer. All of it is the owner's private memory (layout.hpp); the region
+// carries a published copy of the free count and the error counters.
+// Allocation and release are single-writer: the cluster owner's worker
+// thread. In an attached cluster, the records do not exist: allocation
+// gives nothing, and the check says so.
 
 #include <atomic>
 #include <cerrno>
@@ -27,14 +30,20 @@ void count(std::uint64_t& counter)
     std::atomic_ref<std::uint64_t>(counter).fetch_add(1, std::memory_order_relaxed);
 }
 
-void publish_free_count(zc_cluster* c, std::uint32_t value)
+void set_free_count(zc_cluster* c, std::uint32_t value)
 {
-    std::atomic_ref<std::uint32_t>(c->header->free_count).store(value, std::memory_order_release);
+    c->free_count = value;
+    std::atomic_ref<std::uint32_t>(c->header->free_count).store(value, std::memory_order_relaxed);
 }
 
+// The owner's own count; anyone else's view is the published copy, which
+// is never trusted past the pool's size.
 std::uint32_t read_free_count(const zc_cluster* c)
 {
-    return std::atomic_ref<std::uint32_t>(c->header->free_count).load(std::memory_order_acquire);
+    if (c->owner)
+        return c->free_count;
+    std::uint32_t published = std::atomic_ref<std::uint32_t>(c->header->free_count).load(std::memory_order_relaxed);
+    return published > c->frame_count ? c->frame_count : published;
 }
 
 } // namespace
@@ -42,10 +51,9 @@ std::uint32_t read_free_count(const zc_cluster* c)
 extern "C" std::uint32_t zc_pool_alloc_burst(zc_cluster* c, std::uint32_t* buffers, std::uint32_t n,
                                              std::uint32_t owner)
 {
-    std::uint32_t free = read_free_count(c);
-    // The count lives in shared memory: never trust it past the pool's size.
-    if (free > c->frame_count)
-        free = c->frame_count;
+    if (!c->owner)
+        return 0;
+    std::uint32_t free = c->free_count;
     std::uint32_t taken = n < free ? n : free;
     for (std::uint32_t i = 0; i < taken; ++i) {
         std::uint32_t buffer = c->free_list[free - 1 - i];
@@ -53,13 +61,15 @@ extern "C" std::uint32_t zc_pool_alloc_burst(zc_cluster* c, std::uint32_t* buffe
         refcount_of(c, buffer).store(1, std::memory_order_relaxed);
         c->states[buffer].owner = owner;
     }
-    publish_free_count(c, free - taken);
+    set_free_count(c, free - taken);
     return taken;
 }
 
 extern "C" std::uint32_t zc_pool_release_burst(zc_cluster* c, const std::uint32_t* buffers, std::uint32_t n)
 {
-    std::uint32_t free = read_free_count(c);
+    if (!c->owner)
+        return 0;
+    std::uint32_t free = c->free_count;
     std::uint32_t recycled = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
         std::uint32_t buffer = buffers[i];
@@ -83,13 +93,13 @@ extern "C" std::uint32_t zc_pool_release_burst(zc_cluster* c, const std::uint32_
             ++recycled;
         }
     }
-    publish_free_count(c, free);
+    set_free_count(c, free);
     return recycled;
 }
 
 extern "C" int zc_buffer_ref_add(zc_cluster* c, std::uint32_t buffer, std::uint32_t refs)
 {
-    if (buffer >= c->frame_count)
+    if (!c->owner || buffer >= c->frame_count)
         return -EINVAL;
     auto count = refcount_of(c, buffer);
     std::uint32_t old = count.load(std::memory_order_relaxed);
@@ -102,20 +112,20 @@ extern "C" int zc_buffer_ref_add(zc_cluster* c, std::uint32_t buffer, std::uint3
 
 extern "C" std::uint32_t zc_buffer_refcount(const zc_cluster* c, std::uint32_t buffer)
 {
-    if (buffer >= c->frame_count)
+    if (!c->owner || buffer >= c->frame_count)
         return 0;
-    return std::atomic_ref<std::uint32_t>(c->states[buffer].refcount).load(std::memory_order_relaxed);
+    return std::atomic_ref<const std::uint32_t>(c->states[buffer].refcount).load(std::memory_order_relaxed);
 }
 
 extern "C" void zc_buffer_set_owner(zc_cluster* c, std::uint32_t buffer, std::uint32_t owner)
 {
-    if (buffer < c->frame_count)
+    if (c->owner && buffer < c->frame_count)
         zc::set_owner(*c, buffer, owner);
 }
 
 extern "C" std::uint32_t zc_buffer_owner(const zc_cluster* c, std::uint32_t buffer)
 {
-    if (buffer >= c->frame_count)
+    if (!c->owner || buffer >= c->frame_count)
         return ZC_OWNER(ZC_OWNER_FREE, 0);
     return zc::owner_of(*c, buffer);
 }
@@ -158,6 +168,11 @@ extern "C" int zc_pool_check(const zc_cluster* c, zc_pool_report* report)
     report->free_count = read_free_count(c);
     report->bad_index = std::atomic_ref<std::uint64_t>(c->header->bad_index).load(std::memory_order_relaxed);
     report->double_free = std::atomic_ref<std::uint64_t>(c->header->double_free).load(std::memory_order_relaxed);
+    if (!c->owner) {
+        std::snprintf(report->first_error, sizeof report->first_error,
+                      "cluster %u: only its owner keeps the records of where each buffer is", c->id);
+        return -EPERM;
+    }
 
     auto error = [&](const char* format, std::uint32_t a, std::uint32_t b) {
         if (report->errors++ == 0)
@@ -166,10 +181,6 @@ extern "C" int zc_pool_check(const zc_cluster* c, zc_pool_report* report)
 
     std::vector<bool> on_free_list(c->frame_count, false);
     std::uint32_t listed = report->free_count;
-    if (listed > c->frame_count) {
-        error("free count %u exceeds the pool's %u buffers", listed, c->frame_count);
-        listed = c->frame_count;
-    }
     for (std::uint32_t i = 0; i < listed; ++i) {
         std::uint32_t buffer = c->free_list[i];
         if (buffer >= c->frame_count) {

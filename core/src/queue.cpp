@@ -16,7 +16,8 @@ using namespace zc;
 
 struct zc_queue {
     zc_cluster* cluster;
-    QueueInfo* info;
+    QueueSide* side; // the consumer's counters
+    QueueInfo* info; // the owner's
     zc_queue_end end;
     RingProducer<zc_desc> producer; // RX ring (worker) or return ring (consumer)
     RingConsumer<zc_desc> consumer; // return ring (worker) or RX ring (consumer)
@@ -66,9 +67,17 @@ extern "C" int zc_queue_open(zc_cluster* c, std::uint32_t queue, zc_queue_end en
                     static_cast<int>(end));
     RingShared* rx = queue_ring(c, queue, true);
     RingShared* ret = queue_ring(c, queue, false);
+    if (!rx)
+        return fail(err, -EACCES,
+                    "cluster %u: queue %u is not mapped here (its owner serves a control socket: consumers attach "
+                    "through it, as zc:%u@%u does)",
+                    c->id, queue, c->id, queue);
+    if (end == ZC_QUEUE_WORKER && !c->owner)
+        return fail(err, -EPERM, "cluster %u: only its owner may open the worker end of queue %u", c->id, queue);
     bool worker = end == ZC_QUEUE_WORKER;
-    *out = new zc_queue{c, &c->queues[queue], end, RingProducer<zc_desc>(worker ? rx : ret),
-                        RingConsumer<zc_desc>(worker ? ret : rx)};
+    *out = new zc_queue{c, c->sides[queue], &c->queues[queue], end,
+                        RingProducer<zc_desc>(worker ? rx : ret, c->queue_slots),
+                        RingConsumer<zc_desc>(worker ? ret : rx, c->queue_slots)};
     return 0;
 }
 
@@ -93,7 +102,7 @@ extern "C" std::uint32_t zc_queue_recv_burst(zc_queue* q, zc_desc* descs, std::u
     if (q->end != ZC_QUEUE_CONSUMER)
         return 0;
     std::uint32_t got = consume(q->consumer, descs, n);
-    add(q->info->received, got);
+    add(q->side->received, got);
     return got;
 }
 
@@ -102,7 +111,7 @@ extern "C" std::uint32_t zc_queue_give_back_burst(zc_queue* q, const zc_desc* de
     if (q->end != ZC_QUEUE_CONSUMER)
         return 0;
     std::uint32_t given = produce(q->producer, descs, n);
-    add(q->info->returned, given);
+    add(q->side->returned, given);
     return given;
 }
 
@@ -121,23 +130,25 @@ extern "C" int zc_queue_get_stats(const zc_cluster* c, std::uint32_t queue, zc_q
         return std::atomic_ref<const std::uint64_t>(counter).load(std::memory_order_relaxed);
     };
     const QueueInfo& info = c->queues[queue];
+    const QueueSide* side = c->sides[queue];
     *stats = zc_queue_stats{};
     stats->struct_size = sizeof *stats;
     stats->enqueued = load(info.enqueued);
     stats->dropped_full = load(info.dropped_full);
     stats->bad_returns = load(info.bad_return);
-    stats->received = load(info.received);
-    stats->returned = load(info.returned);
-    stats->bad_descriptors = load(info.bad_descriptors);
-    // The claim word is pid << 32 | start time (drivers/clusterq/queue_claim.hpp).
-    stats->consumer_pid = static_cast<std::int32_t>(load(info.consumer_claim) >> 32);
-    // Consumer index first, with acquire: the producer index read after it
-    // is at least as new, so the difference is never negative. Another
-    // process's indices: clamped to the ring's size, not trusted.
+    stats->cut_off = load(info.cut_off);
+    // The consumer's counters where its side is mapped here, else the
+    // owner's copies of them.
+    stats->received = load(side ? side->received : info.received);
+    stats->returned = load(side ? side->returned : info.returned);
+    stats->bad_descriptors = load(side ? side->bad_descriptors : info.bad_descriptors);
+    // Who holds the queue: the owner's record (control socket), else the
+    // claim word (pid << 32 | start time, drivers/clusterq/queue_claim.hpp).
+    stats->consumer_pid = std::atomic_ref<const std::int32_t>(info.consumer_pid).load(std::memory_order_relaxed);
+    if (stats->consumer_pid == 0 && side)
+        stats->consumer_pid = static_cast<std::int32_t>(load(side->consumer_claim) >> 32);
     const RingShared* ring = queue_ring(const_cast<zc_cluster*>(c), queue, true);
-    std::uint32_t consumer = std::atomic_ref<const std::uint32_t>(ring->consumer).load(std::memory_order_acquire);
-    std::uint32_t producer = std::atomic_ref<const std::uint32_t>(ring->producer).load(std::memory_order_relaxed);
-    std::uint32_t used = producer - consumer;
-    stats->occupancy = used > c->queue_slots ? c->queue_slots : used;
+    stats->occupancy = ring ? ring_occupancy(ring, c->queue_slots)
+                            : std::atomic_ref<const std::uint32_t>(info.occupancy).load(std::memory_order_relaxed);
     return 0;
 }

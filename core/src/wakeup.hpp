@@ -5,7 +5,7 @@
 //
 // Each queue has an eventfd, made by the owner (zc_balancer_listen) and
 // handed to the queue's consumer over the control socket, and a flag in
-// shared memory, QueueInfo::consumer_sleeping. The protocol is AF_XDP's
+// the queue's consumer side, QueueSide::consumer_sleeping. The protocol is AF_XDP's
 // need_wakeup turned around (the consumer asks to be woken, the producer
 // looks):
 //
@@ -26,7 +26,9 @@
 // consumer reads that count away before it next sleeps.
 //
 // The flag is written by both sides, so it is read and changed with
-// atomic_ref only. Nothing here blocks, allocates or logs.
+// atomic_ref only. The owner trusts nothing about it: a consumer that sets
+// it at will only earns itself eventfd writes. Nothing here blocks,
+// allocates or logs.
 
 #pragma once
 
@@ -43,9 +45,9 @@ namespace zc::wakeup {
 // false when the RX ring (whose occupancy `has_packets` re-reads) is no longer
 // empty, in which case the announcement is withdrawn.
 template <class HasPackets>
-bool prepare_to_sleep(QueueInfo& info, HasPackets&& has_packets) noexcept
+bool prepare_to_sleep(QueueSide& side, HasPackets&& has_packets) noexcept
 {
-    std::atomic_ref<std::uint32_t> sleeping(info.consumer_sleeping);
+    std::atomic_ref<std::uint32_t> sleeping(side.consumer_sleeping);
     sleeping.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst); // (E), pairs with wake()'s
     if (!has_packets())
@@ -63,10 +65,10 @@ inline void drain(int event_fd) noexcept
 }
 
 // Owner: after putting descriptors on the queue's RX ring (submit done).
-inline void wake(QueueInfo& info, int event_fd) noexcept
+inline void wake(QueueSide& side, int event_fd) noexcept
 {
     std::atomic_thread_fence(std::memory_order_seq_cst); // (E), pairs with prepare_to_sleep()'s
-    std::atomic_ref<std::uint32_t> sleeping(info.consumer_sleeping);
+    std::atomic_ref<std::uint32_t> sleeping(side.consumer_sleeping);
     if (sleeping.load(std::memory_order_relaxed) == 0 || sleeping.exchange(0, std::memory_order_relaxed) == 0)
         return;
     const std::uint64_t one = 1;

@@ -128,10 +128,10 @@ public:
     // (with a control socket), or the millisecond timer (without).
     ClusterQueueDriver(Cluster cluster, std::uint32_t queue, std::uint64_t claim, UniqueFd waiter, UniqueFd wake,
                        UniqueFd control, std::vector<zc_desc> stash, std::uint32_t snaplen)
-        : cluster_(std::move(cluster)), c_(cluster_.get()), info_(&c_->queues[queue]), queue_(queue),
-          claim_(claim), waiter_(std::move(waiter)), wake_(std::move(wake)), control_(std::move(control)),
-          rx_(static_cast<RingShared*>(zc_queue_ring_memory(c_, queue, ZC_RING_RX))),
-          return_(static_cast<RingShared*>(zc_queue_ring_memory(c_, queue, ZC_RING_RETURN))), pool_(c_->pool),
+        : cluster_(std::move(cluster)), c_(cluster_.get()), info_(&c_->queues[queue]), side_(c_->sides[queue]),
+          queue_(queue), claim_(claim), waiter_(std::move(waiter)), wake_(std::move(wake)),
+          control_(std::move(control)), rx_(queue_ring(c_, queue, true), c_->queue_slots),
+          return_(queue_ring(c_, queue, false), c_->queue_slots), pool_(c_->pool),
           pool_bytes_(std::uint64_t{c_->frame_count} << c_->frame_shift), frame_shift_(c_->frame_shift),
           frame_size_(c_->frame_size), capacity_(zc_buffer_capacity(c_)),
           snaplen_(snaplen), stash_(std::move(stash)), stash_capacity_(static_cast<std::uint32_t>(stash_.size())),
@@ -147,7 +147,8 @@ public:
                 "cluster %u queue %u: closed holding %u buffers (%u not released, %u not yet returned); the "
                 "owner reclaims them with the queue",
                 c_->id, queue_, held_ + stash_count_, held_, stash_count_);
-        clusterq::release_queue(*info_, claim_);
+        if (claim_ != 0)
+            clusterq::release_queue(*side_, claim_);
     }
 
     const char* mode() const noexcept override { return "cluster"; }
@@ -205,9 +206,9 @@ public:
         held_ += out;
         packets_.add(out);
         bytes_.add(bytes);
-        add_shared(info_->received, got);
+        add_shared(side_->received, got);
         if (bad != 0)
-            add_shared(info_->bad_descriptors, bad);
+            add_shared(side_->bad_descriptors, bad);
         if (stash_count_ != 0)
             flush_stash();
         return out;
@@ -239,7 +240,7 @@ public:
             return_.cancel(direct - written);
         if (written != 0) {
             return_.submit(written); /* one submit per batch */
-            add_shared(info_->returned, written);
+            add_shared(side_->returned, written);
         }
         held_ = valid < held_ ? held_ - valid : 0;
     }
@@ -322,7 +323,7 @@ private:
         if (room != 0) {
             return_.submit(room);
             stash_count_ -= room;
-            add_shared(info_->returned, room);
+            add_shared(side_->returned, room);
         }
     }
 
@@ -349,7 +350,7 @@ private:
     // timer wakes us anyway): false when packets came meanwhile.
     bool sleep_announced() noexcept
     {
-        return !wake_ || wakeup::prepare_to_sleep(*info_, [this] { return rx_.occupancy() != 0; });
+        return !wake_ || wakeup::prepare_to_sleep(*side_, [this] { return rx_.occupancy() != 0; });
     }
 
     // Whether the cluster's owner is gone: its region marked dead, or its
@@ -390,7 +391,8 @@ private:
 
     Cluster cluster_; // first: unmapped last
     zc_cluster* c_;
-    QueueInfo* info_;
+    QueueInfo* info_;  // the owner's counters (read-only)
+    QueueSide* side_;  // ours: counters, sleep flag, the rings
     std::uint32_t queue_;
     std::uint64_t claim_;
     UniqueFd waiter_;  // the selectable fd: epoll set of wake_ and control_, or the millisecond timer
@@ -476,9 +478,12 @@ int attach_consumer(std::uint32_t id, std::uint32_t queue, Cluster& cluster, Uni
     if (rc == 0) {
         control = UniqueFd(handed.connection);
         wake = UniqueFd(handed.wake);
-        if (int r = attach_region_fd(id, handed.region, true, &attached, err); r != 0)
+        UniqueFd side(handed.side);
+        if (int r = attach_region_fd(id, handed.region, &attached, err); r != 0)
             return r;
         cluster = Cluster(attached);
+        if (int r = map_queue_side(*attached, queue, side.release(), err); r != 0)
+            return r;
         return make_epoll(id, queue, wake.get(), control.get(), waiter, err);
     }
     if (rc != -ENOENT)
@@ -517,9 +522,12 @@ int open_cluster_queue(const DeviceName& name, const zc_device_config& config, s
     const std::uint32_t capacity = attached->frame_count < kMaxStash ? attached->frame_count : kMaxStash;
     std::vector<zc_desc> stash;
     std::unique_ptr<ClusterQueueDriver> driver;
+    // Without a socket, the claim word in the queue's side keeps a second
+    // consumer out; with one, the owner did (its table of connections).
     std::uint64_t claim = 0;
-    if (int rc = clusterq::claim_queue(attached->queues[queue], id, queue, &claim, err); rc != 0)
-        return rc;
+    if (!control)
+        if (int rc = clusterq::claim_queue(*attached->sides[queue], id, queue, &claim, err); rc != 0)
+            return rc;
     try {
         stash.resize(capacity);
         // Nothing is moved from until operator new has succeeded.
@@ -527,7 +535,8 @@ int open_cluster_queue(const DeviceName& name, const zc_device_config& config, s
                                                       std::move(wake), std::move(control), std::move(stash),
                                                       config.snaplen);
     } catch (const std::bad_alloc&) {
-        clusterq::release_queue(attached->queues[queue], claim);
+        if (claim != 0)
+            clusterq::release_queue(*attached->sides[queue], claim);
         return fail(err, -ENOMEM, "cluster %u queue %u: no memory for %u return descriptors", id, queue, capacity);
     }
     out = std::move(driver);

@@ -52,7 +52,7 @@ std::uint64_t own_claim() noexcept
     return make_claim(::getpid(), process_start_time(::getpid()));
 }
 
-int claim_queue(QueueInfo& info, std::uint32_t cluster, std::uint32_t queue, std::uint64_t* claim,
+int claim_queue(QueueSide& info, std::uint32_t cluster, std::uint32_t queue, std::uint64_t* claim,
                 zc_error* err) noexcept
 {
     std::atomic_ref<std::uint64_t> word(info.consumer_claim);
@@ -79,7 +79,7 @@ int claim_queue(QueueInfo& info, std::uint32_t cluster, std::uint32_t queue, std
                 queue);
 }
 
-void release_queue(QueueInfo& info, std::uint64_t claim) noexcept
+void release_queue(QueueSide& info, std::uint64_t claim) noexcept
 {
     std::uint64_t expected = claim;
     // Release: the ring indices this consumer published come before the

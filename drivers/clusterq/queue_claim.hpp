@@ -5,7 +5,9 @@
 // A queue's RX ring has one consumer index and its return ring one producer
 // index: two processes reading the same queue would corrupt both. So a
 // consumer claims the queue before it touches either ring, in
-// QueueInfo::consumer_claim (core/src/layout.hpp), one 64-bit word:
+// QueueSide::consumer_claim (core/src/layout.hpp), one 64-bit word — only
+// when the owner serves no control socket (with one, the owner's table of
+// connections is the claim):
 //
 //   claim = pid << 32 | (start time & 0xffffffff)     0: nobody holds it
 //
@@ -30,7 +32,7 @@
 #include "zc/zc.h"
 
 namespace zc {
-struct QueueInfo;
+struct QueueSide;
 }
 
 namespace zc::clusterq {
@@ -43,10 +45,10 @@ inline pid_t claim_pid(std::uint64_t claim) noexcept { return static_cast<pid_t>
 // Claims `info`'s queue for this process. 0; -EBUSY with "cluster C queue Q
 // is in use by pid N" when a live process holds it. Taking over from a dead
 // holder is logged. `claim` receives the word written.
-int claim_queue(QueueInfo& info, std::uint32_t cluster, std::uint32_t queue, std::uint64_t* claim,
+int claim_queue(QueueSide& info, std::uint32_t cluster, std::uint32_t queue, std::uint64_t* claim,
                 zc_error* err) noexcept;
 
 // Gives the queue up, if `claim` still holds it.
-void release_queue(QueueInfo& info, std::uint64_t claim) noexcept;
+void release_queue(QueueSide& info, std::uint64_t claim) noexcept;
 
 } // namespace zc::clusterq

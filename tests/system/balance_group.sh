@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# zc-balance --group: the region and the control socket are mode 0660 with
-# that group. The stock tcpdump run as user nobody is refused with the
+# zc-balance --group: the control socket is mode 0660 with that group, the
+# region 0640 (members read it, only the owner writes it). The stock tcpdump run as user nobody is refused with the
 # sentence that says why; the same tcpdump as nobody with the group as a
 # supplementary group captures the queue (a cluster queue needs no
 # capability: the owner holds the interface). A consumer asking for a queue
@@ -29,7 +29,7 @@ socket=/run/zc/cluster-$cluster.sock
 [ "$(stat -c '%a %G' "$socket")" = "660 $group" ] || fail "$socket: $(stat -c '%a %G' "$socket"), wanted 660 $group"
 region=$(ls /dev/hugepages/zc/cluster-$cluster /dev/shm/zc/cluster-$cluster 2>/dev/null | head -n 1)
 [ -n "$region" ] || fail "no region file for cluster $cluster"
-[ "$(stat -c '%a %G' "$region")" = "660 $group" ] || fail "$region: $(stat -c '%a %G' "$region"), wanted 660 $group"
+[ "$(stat -c '%a %G' "$region")" = "640 $group" ] || fail "$region: $(stat -c '%a %G' "$region"), wanted 640 $group"
 
 # The libraries from a place user nobody can read (the build tree may not
 # be), laid out as installed: libpcap-zc finds libzc beside its folder.

@@ -19,7 +19,7 @@ namespace {
 
 // Ring memory for tests: cache-line aligned, freed on scope exit.
 struct TestRing {
-    explicit TestRing(std::uint32_t size)
+    explicit TestRing(std::uint32_t size) : size(size)
     {
         bytes = zc::ring_bytes(size, sizeof(zc_desc));
         memory = static_cast<std::byte*>(std::aligned_alloc(zc::kCacheLine, bytes));
@@ -29,6 +29,7 @@ struct TestRing {
     }
     ~TestRing() { std::free(memory); }
     zc::RingShared* shared() { return reinterpret_cast<zc::RingShared*>(memory); }
+    std::uint32_t size;
     std::byte* memory;
     std::size_t bytes;
 };
@@ -86,7 +87,7 @@ TEST(Ring, ValidateCatchesCorruptHeaders)
 TEST(Ring, EmptyRingHasNothingToPeek)
 {
     TestRing ring(8);
-    zc::RingConsumer<> consumer(ring.shared());
+    zc::RingConsumer<> consumer(ring.shared(), ring.size);
     std::uint32_t index = 0;
     EXPECT_EQ(consumer.peek(1, &index), 0u);
     EXPECT_EQ(consumer.peek(8, &index), 0u);
@@ -96,8 +97,8 @@ TEST(Ring, EmptyRingHasNothingToPeek)
 TEST(Ring, FullRingReservesNothingUntilTheConsumerReleases)
 {
     TestRing ring(8);
-    zc::RingProducer<> producer(ring.shared());
-    zc::RingConsumer<> consumer(ring.shared());
+    zc::RingProducer<> producer(ring.shared(), ring.size);
+    zc::RingConsumer<> consumer(ring.shared(), ring.size);
     std::uint32_t index = 0;
     ASSERT_EQ(producer.reserve(8, &index), 8u);
     for (std::uint32_t i = 0; i < 8; ++i)
@@ -118,7 +119,7 @@ TEST(Ring, FullRingReservesNothingUntilTheConsumerReleases)
 TEST(Ring, ReserveIsAllOrNothingAndBurstTakesWhatFits)
 {
     TestRing ring(8);
-    zc::RingProducer<> producer(ring.shared());
+    zc::RingProducer<> producer(ring.shared(), ring.size);
     std::uint32_t index = 0;
     ASSERT_EQ(producer.reserve(6, &index), 6u);
     producer.submit(6);
@@ -132,8 +133,8 @@ TEST(Ring, ReserveIsAllOrNothingAndBurstTakesWhatFits)
 TEST(Ring, PeekIsABurstAndCancelGivesEntriesBack)
 {
     TestRing ring(16);
-    zc::RingProducer<> producer(ring.shared());
-    zc::RingConsumer<> consumer(ring.shared());
+    zc::RingProducer<> producer(ring.shared(), ring.size);
+    zc::RingConsumer<> consumer(ring.shared(), ring.size);
     std::uint32_t index = 0;
     ASSERT_EQ(producer.reserve(5, &index), 5u);
     for (std::uint32_t i = 0; i < 5; ++i)
@@ -156,8 +157,8 @@ TEST(Ring, IndicesWrapAroundTwoToTheThirtyTwo)
     TestRing ring(16);
     ring.shared()->producer = 0xfffffff0u;
     ring.shared()->consumer = 0xfffffff0u;
-    zc::RingProducer<> producer(ring.shared());
-    zc::RingConsumer<> consumer(ring.shared());
+    zc::RingProducer<> producer(ring.shared(), ring.size);
+    zc::RingConsumer<> consumer(ring.shared(), ring.size);
     std::uint64_t sent = 0;
     std::uint64_t received = 0;
     for (int round = 0; round < 10; ++round) {
@@ -180,8 +181,8 @@ TEST(Ring, EveryBatchSizeFromOneToTheRingSize)
     constexpr std::uint32_t kSize = 64;
     for (std::uint32_t batch = 1; batch <= kSize; ++batch) {
         TestRing ring(kSize);
-        zc::RingProducer<> producer(ring.shared());
-        zc::RingConsumer<> consumer(ring.shared());
+        zc::RingProducer<> producer(ring.shared(), ring.size);
+        zc::RingConsumer<> consumer(ring.shared(), ring.size);
         const std::uint64_t total = 5 * kSize + batch; // several wraps of the slots
         std::uint64_t sent = 0;
         std::uint64_t received = 0;
@@ -212,7 +213,7 @@ TEST(Ring, TwoThreadsMoveStampedDescriptorsInOrder)
     TestRing ring(1024);
     std::uint64_t errors = 0;
     std::thread consumer_thread([&] {
-        zc::RingConsumer<> consumer(ring.shared());
+        zc::RingConsumer<> consumer(ring.shared(), ring.size);
         std::mt19937 random(2);
         std::uint64_t received = 0;
         while (received < kTotal) {
@@ -226,7 +227,7 @@ TEST(Ring, TwoThreadsMoveStampedDescriptorsInOrder)
             consumer.release(got);
         }
     });
-    zc::RingProducer<> producer(ring.shared());
+    zc::RingProducer<> producer(ring.shared(), ring.size);
     std::mt19937 random(1);
     std::uint64_t sent = 0;
     while (sent < kTotal) {
@@ -239,6 +240,70 @@ TEST(Ring, TwoThreadsMoveStampedDescriptorsInOrder)
     }
     consumer_thread.join();
     EXPECT_EQ(errors, 0u);
+}
+
+// Trust: a consumer index that moves backwards or past what was published
+// breaks the producer's handle, which then only looks full: nothing the
+// other side writes makes it hand out a slot twice or loop.
+TEST(RingTrust, ProducerRefusesAConsumerIndexItNeverMadePossible)
+{
+    for (std::uint32_t bad : {5u, 0x80000000u, 0xfffffff0u}) {
+        TestRing ring(64);
+        zc::RingProducer<> producer(ring.shared(), ring.size, 0);
+        std::uint32_t index = 0;
+        ASSERT_EQ(producer.reserve(64, &index), 64u);
+        producer.submit(4); // 4 published, 60 reserved
+        ring.shared()->consumer = bad; // past the 4 published (or backwards)
+        EXPECT_EQ(producer.reserve(1, &index), 0u);
+        EXPECT_TRUE(producer.broken()) << bad;
+        EXPECT_EQ(producer.occupancy(), 4u) << "the last good view stays";
+        ring.shared()->consumer = 4; // even an honest value later is not believed
+        EXPECT_EQ(producer.reserve_burst(64, &index), 0u);
+    }
+    TestRing ring(64);
+    zc::RingProducer<> producer(ring.shared(), ring.size, 0);
+    std::uint32_t index = 0;
+    ASSERT_EQ(producer.reserve(64, &index), 64u);
+    producer.submit(64);
+    ring.shared()->consumer = 64; // everything consumed: honest
+    EXPECT_EQ(producer.reserve(64, &index), 64u);
+    EXPECT_FALSE(producer.broken());
+}
+
+TEST(RingTrust, ConsumerRefusesAProducerIndexBeyondOneRing)
+{
+    for (std::uint32_t bad : {65u, 1000u, 0xffffffffu}) {
+        TestRing ring(64);
+        zc::RingConsumer<> consumer(ring.shared(), ring.size, 0);
+        ring.shared()->producer = bad; // more entries than the ring has
+        std::uint32_t index = 0;
+        EXPECT_EQ(consumer.peek(1000, &index), 0u) << bad;
+        EXPECT_TRUE(consumer.broken());
+        EXPECT_EQ(consumer.occupancy(), 0u);
+    }
+    TestRing ring(64);
+    zc::RingConsumer<> consumer(ring.shared(), ring.size, 0);
+    ring.shared()->producer = 64; // a full ring: honest
+    std::uint32_t index = 0;
+    EXPECT_EQ(consumer.peek(1000, &index), 64u);
+    consumer.release(64);
+    ring.shared()->producer = 10; // backwards: 10 - 64 wraps far past one ring
+    EXPECT_EQ(consumer.peek(1000, &index), 0u);
+    EXPECT_TRUE(consumer.broken());
+}
+
+// A side publishes from its own record: a scribbled counter of its own is
+// overwritten, not followed.
+TEST(RingTrust, EachSidePublishesFromItsOwnRecord)
+{
+    TestRing ring(64);
+    zc::RingProducer<> producer(ring.shared(), ring.size, 0);
+    std::uint32_t index = 0;
+    ASSERT_EQ(producer.reserve(8, &index), 8u);
+    ring.shared()->producer = 12345; // someone else wrote it
+    producer.submit(8);
+    EXPECT_EQ(ring.shared()->producer, 8u);
+    EXPECT_EQ(producer.published(), 8u);
 }
 
 } // namespace

@@ -49,6 +49,8 @@ typedef struct zc_balancer_config {
     uint32_t group_count;        /* 1 .. ZC_BALANCE_MAX_GROUPS */
     zc_balance_group groups[ZC_BALANCE_MAX_GROUPS];
     uint32_t burst;              /* packets per device read (default 64) */
+    uint32_t queue_limit;        /* drop mode: buffers one queue may hold (on its ring, in its
+                                    consumer's hands); 0: the pool's frames / (queues + 1) */
 } zc_balancer_config;
 
 void zc_balancer_config_init(zc_balancer_config* config);
@@ -74,7 +76,8 @@ uint32_t zc_balancer_poll(zc_balancer* balancer);
 
 /* Gives back every buffer queue `queue` holds (delivered and not returned,
  * or still on its RX ring) and empties its rings, as if its consumer had
- * returned them: for a consumer that died. Control path. */
+ * returned them: for a consumer that died. With a control socket the queue
+ * gets a fresh consumer side. Control path. */
 int zc_balancer_reclaim_queue(zc_balancer* balancer, uint32_t queue);
 
 typedef struct zc_balancer_queue_stats {
@@ -84,6 +87,9 @@ typedef struct zc_balancer_queue_stats {
     uint64_t bad_returns;   /* handed-back descriptors refused (range, not held by this queue) */
     uint32_t occupancy;     /* descriptors on the RX ring now */
     uint32_t outstanding;   /* buffers this queue holds (on its ring or in its consumer's hands) */
+    uint64_t cut_off;       /* consumers disconnected for breaking the queue protocol */
+    uint32_t limit;         /* buffers it may hold (drop mode); UINT32_MAX: no limit (wait mode) */
+    uint32_t reserved;
 } zc_balancer_queue_stats;
 
 typedef struct zc_balancer_stats {
@@ -111,6 +117,8 @@ typedef enum zc_balancer_event_kind {
     ZC_BALANCER_CONSUMER_JOINED = 0,  /* a consumer attached to `queue` */
     ZC_BALANCER_CONSUMER_LEFT = 1,    /* its connection closed: `buffers` reclaimed */
     ZC_BALANCER_CONSUMER_REFUSED = 2, /* refused: `text` says why */
+    ZC_BALANCER_CONSUMER_CUT_OFF = 3, /* it broke the queue protocol (`text`): disconnected,
+                                         `buffers` reclaimed */
 } zc_balancer_event_kind;
 
 typedef struct zc_balancer_event {
@@ -123,9 +131,12 @@ typedef struct zc_balancer_event {
 
 /* Services the control socket without blocking: accepts consumers, answers
  * their requests, and reclaims at once (zc_balancer_reclaim_queue) the queue
- * of every consumer whose connection closed. Call it from the owner's loop
- * every few milliseconds (never per packet). Up to `max` events go to
- * `events`; returns how many (further ones are not reported). */
+ * of every consumer whose connection closed. Cuts off the consumer of every
+ * queue marked broken (it wrote impossible ring indices): closes its
+ * connection (without a socket: resets its rings), reclaims, counts it.
+ * Call it from the thread that polls, every few milliseconds (never per
+ * packet), with or without a socket. Up to `max` events go to `events`;
+ * returns how many (further ones are not reported). */
 uint32_t zc_balancer_control(zc_balancer* balancer, zc_balancer_event* events, uint32_t max);
 
 #ifdef __cplusplus

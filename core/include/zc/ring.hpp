@@ -16,30 +16,30 @@
 // `producer - consumer` entries, and the producer may write
 // `size - (producer - consumer)` more.
 //
-// Each side keeps a private copy of its own counter (`cached_prod` /
-// `cached_cons`, the position it has reserved or peeked up to) and a cached
-// copy of the other side's published counter. It re-reads the other side's
-// counter only when the cached copy says the ring is full (producer) or empty
+// Each side keeps private copies of its own counter (the position it has
+// reserved or peeked up to, and the position it last published) and of the
+// other side's last published counter. It re-reads the other side's counter
+// only when its cached copy says the ring is full (producer) or empty
 // (consumer), so an uncontended batch costs one shared read at most and one
-// shared write exactly.
-//
-//   producer                              consumer
-//   --------                              --------
-//   reserve(n):                           peek(n):
-//     if cached view is full:               if cached view is empty:
-//       LOAD-ACQUIRE ->consumer   (A)         LOAD-ACQUIRE ->producer   (C)
-//   write slots                           read slots
-//   submit(n):                            release(n):
-//     STORE-RELEASE ->producer    (B)       STORE-RELEASE ->consumer    (D)
-//
-//   (A) pairs with (D): the producer overwrites a slot only after the
-//       consumer has finished reading it.
-//   (B) pairs with (C): the consumer reads a slot only after the producer
-//       has finished writing it.
+// shared write exactly. A side never reads its own counter back from shared
+// memory: what it publishes comes from its private copy.
 //
 // These are the same four barriers as Linux net/xdp/xsk_queue.h, expressed
 // as C++ acquire/release on std::atomic_ref, which also orders the slot
 // accesses against the index accesses (a plain smp_rmb/wmb is not needed).
+//
+// Trust: the other side is another process, possibly a hostile one (a
+// cluster's consumer is; core/src/balancer.hpp). Each handle is built from a
+// ring size its owner trusts (its own configuration, or a header checked
+// once by ring_validate), never from the shared header, and every read of
+// the other side's counter is checked: it may only move forward, and never
+// past what this side made possible (a producer's view of the consumer stays
+// within what was published; a consumer's view of the producer within one
+// ring's size of what it released). A counter that breaks the rule is not
+// followed: the handle reports broken() from then on and behaves as a full
+// (producer) or empty (consumer) ring, so no loop on either side can be made
+// to run longer than one ring's worth. The slots are only data: what a
+// consumer reads from them is checked where it is used.
 //
 // The API is two-phase and counts, like AF_XDP's:
 //   reserve(n, &idx) / slot(idx + i) = ... / submit(n)      — bulk: n or 0
@@ -47,8 +47,8 @@
 //   cancel(n) gives back entries peeked but not yet released.
 //
 // Nothing here allocates, locks, logs, throws or makes a system call.
-// Creating a ring (validating its size) is the control path and lives in
-// ring.cpp / Ring::init.
+// Creating a ring (validating its size) and checking one another process
+// laid out are the control path: ring_init and ring_validate, in ring.cpp.
 
 #pragma once
 
@@ -119,11 +119,13 @@ template <typename T>
 class RingSide {
 protected:
     RingSide() noexcept = default;
-    explicit RingSide(RingShared* shared) noexcept
+    // `size` is the trusted one (see "Trust" above); the slots follow the
+    // header, where ring_init puts them.
+    RingSide(RingShared* shared, std::uint32_t size) noexcept
         : shared_(shared),
-          slots_(reinterpret_cast<T*>(reinterpret_cast<std::byte*>(shared) + shared->slots_offset)),
-          mask_(shared->mask),
-          size_(shared->size)
+          slots_(reinterpret_cast<T*>(reinterpret_cast<std::byte*>(shared) + sizeof(RingShared))),
+          mask_(size - 1),
+          size_(size)
     {
     }
 
@@ -140,12 +142,16 @@ protected:
     T* slots_ = nullptr;
     std::uint32_t mask_ = 0;
     std::uint32_t size_ = 0;
+    bool broken_ = false;
 
 public:
     [[nodiscard]] T& slot(std::uint32_t index) noexcept { return slots_[index & mask_]; }
     [[nodiscard]] const T& slot(std::uint32_t index) const noexcept { return slots_[index & mask_]; }
     [[nodiscard]] std::uint32_t size() const noexcept { return size_; }
     [[nodiscard]] bool valid() const noexcept { return shared_ != nullptr; }
+    // The other side wrote a counter that breaks the protocol: this handle
+    // no longer moves (see "Trust" above).
+    [[nodiscard]] bool broken() const noexcept { return broken_; }
 };
 
 } // namespace detail
@@ -157,20 +163,29 @@ class RingProducer : public detail::RingSide<T> {
 
 public:
     RingProducer() noexcept = default;
-    // `shared` must have been set up by ring_init (or checked by
-    // ring_validate) for elements of sizeof(T).
-    explicit RingProducer(RingShared* shared) noexcept
-        : Base(shared),
+    // `shared` was set up by ring_init (or checked by ring_validate) for
+    // `size` elements of sizeof(T). The producer adopts the counters it
+    // finds (a fresh ring's are 0); a consumer counter already impossible
+    // then makes the handle broken at once.
+    RingProducer(RingShared* shared, std::uint32_t size) noexcept
+        : Base(shared, size),
           cached_prod_(std::atomic_ref<std::uint32_t>(shared->producer).load(std::memory_order_relaxed)),
-          // The producer starts from the consumer's published position; the
-          // first reserve that looks full re-reads it with (A).
-          cached_cons_(std::atomic_ref<std::uint32_t>(shared->consumer).load(std::memory_order_acquire) +
-                       shared->size)
+          published_(cached_prod_),
+          consumer_(published_ - size)
     {
+        refresh_consumer(); /* A, matches D */
+    }
+    // The same, starting from `start`, which this side decides: its own
+    // counter is never taken from shared memory (the owner of a ring it
+    // just laid out or reset).
+    RingProducer(RingShared* shared, std::uint32_t size, std::uint32_t start) noexcept
+        : Base(shared, size), cached_prod_(start), published_(start), consumer_(start - size)
+    {
+        refresh_consumer(); /* A, matches D */
     }
 
     // Slots the producer may reserve without looking at the consumer again.
-    [[nodiscard]] std::uint32_t free_cached() const noexcept { return cached_cons_ - cached_prod_; }
+    [[nodiscard]] std::uint32_t free_cached() const noexcept { return consumer_ + this->size_ - cached_prod_; }
 
     // Bulk: reserves exactly n slots starting at *index, or none (returns 0).
     [[nodiscard]] std::uint32_t reserve(std::uint32_t n, std::uint32_t* index) noexcept
@@ -199,25 +214,49 @@ public:
     // Publishes the n oldest reserved slots to the consumer.
     void submit(std::uint32_t n) noexcept
     {
-        std::uint32_t& producer = this->shared_->producer;
-        // Only this side writes ->producer, so a relaxed read of it is exact.
-        std::uint32_t next = std::atomic_ref<std::uint32_t>(producer).load(std::memory_order_relaxed) + n;
-        this->store_release(producer, next); /* B, matches C */
+        published_ += n;
+        this->store_release(this->shared_->producer, published_); /* B, matches C */
     }
+
+    // Entries published and not yet consumed, as the consumer says now
+    // (re-read, checked): statistics and the control path.
+    [[nodiscard]] std::uint32_t occupancy() noexcept
+    {
+        refresh_consumer(); /* A, matches D */
+        return published_ - consumer_;
+    }
+
+    // What this side published: its own record, never read back.
+    [[nodiscard]] std::uint32_t published() const noexcept { return published_; }
 
 private:
     std::uint32_t free_entries(std::uint32_t wanted) noexcept
     {
-        std::uint32_t free = cached_cons_ - cached_prod_;
+        std::uint32_t free = consumer_ + this->size_ - cached_prod_;
         if (free >= wanted)
             return free;
         // The cached view is too full: refresh it.
-        cached_cons_ = this->load_acquire(this->shared_->consumer) /* A, matches D */ + this->size_;
-        return cached_cons_ - cached_prod_;
+        refresh_consumer(); /* A, matches D */
+        return consumer_ + this->size_ - cached_prod_;
+    }
+
+    // Reads the consumer's counter; takes it only when it moved forward and
+    // not past what was published.
+    void refresh_consumer() noexcept
+    {
+        if (this->broken_)
+            return;
+        const std::uint32_t seen = this->load_acquire(this->shared_->consumer); /* A, matches D */
+        if (seen - consumer_ > published_ - consumer_) {
+            this->broken_ = true; // impossible: keep the last good view, which only looks full
+            return;
+        }
+        consumer_ = seen;
     }
 
     std::uint32_t cached_prod_ = 0; // next slot this side will reserve
-    std::uint32_t cached_cons_ = 0; // consumer's published index + size
+    std::uint32_t published_ = 0;   // what this side last stored in ->producer
+    std::uint32_t consumer_ = 0;    // the consumer's last good published index
 };
 
 template <typename T = zc_desc>
@@ -227,22 +266,31 @@ class RingConsumer : public detail::RingSide<T> {
 
 public:
     RingConsumer() noexcept = default;
-    explicit RingConsumer(RingShared* shared) noexcept
-        : Base(shared),
+    // As RingProducer's: a trusted size, the counters found adopted (and the
+    // producer's checked).
+    RingConsumer(RingShared* shared, std::uint32_t size) noexcept
+        : Base(shared, size),
           cached_cons_(std::atomic_ref<std::uint32_t>(shared->consumer).load(std::memory_order_relaxed)),
-          cached_prod_(std::atomic_ref<std::uint32_t>(shared->producer).load(std::memory_order_acquire))
-    /* C, matches B */
+          released_(cached_cons_),
+          producer_(cached_cons_)
     {
+        refresh_producer(); /* C, matches B */
+    }
+    // The same, starting from `start`, which this side decides.
+    RingConsumer(RingShared* shared, std::uint32_t size, std::uint32_t start) noexcept
+        : Base(shared, size), cached_cons_(start), released_(start), producer_(start)
+    {
+        refresh_producer(); /* C, matches B */
     }
 
     // Burst: makes up to n entries readable starting at *index; returns how
     // many (0 when the ring is empty).
     [[nodiscard]] std::uint32_t peek(std::uint32_t n, std::uint32_t* index) noexcept
     {
-        std::uint32_t entries = cached_prod_ - cached_cons_;
+        std::uint32_t entries = producer_ - cached_cons_;
         if (entries == 0) {
-            cached_prod_ = this->load_acquire(this->shared_->producer); /* C, matches B */
-            entries = cached_prod_ - cached_cons_;
+            refresh_producer(); /* C, matches B */
+            entries = producer_ - cached_cons_;
         }
         if (entries > n)
             entries = n;
@@ -251,7 +299,7 @@ public:
         // Ask for every cache line of the peeked slots before the caller
         // reads any. They were just written on the producer's core; read in
         // place one by one, each line transfer waits for the one before.
-        // Slots start on a cache line (slots_offset is a multiple of it), so
+        // Slots start on a cache line (the header is whole lines), so
         // `first` is a line start. (Inline on purpose: in a helper of its own,
         // GCC 12 finds no side effect and deletes the call.)
         std::uint32_t first = *index & ~(kSlotsPerLine - 1);
@@ -267,27 +315,58 @@ public:
     // Frees the n oldest peeked entries for the producer.
     void release(std::uint32_t n) noexcept
     {
-        std::uint32_t& consumer = this->shared_->consumer;
-        // Only this side writes ->consumer, so a relaxed read of it is exact.
-        std::uint32_t next = std::atomic_ref<std::uint32_t>(consumer).load(std::memory_order_relaxed) + n;
-        this->store_release(consumer, next); /* D, matches A */
+        released_ += n;
+        this->store_release(this->shared_->consumer, released_); /* D, matches A */
     }
 
-    // Entries published and not yet released, as seen now. Control path and
-    // statistics only: it reads both indices.
-    [[nodiscard]] std::uint32_t occupancy() const noexcept
+    // Entries published and not yet released, as the producer says now
+    // (re-read, checked): statistics, the control path, and a consumer
+    // deciding whether it may sleep.
+    [[nodiscard]] std::uint32_t occupancy() noexcept
     {
-        return this->load_acquire(this->shared_->producer) -
-               std::atomic_ref<std::uint32_t>(this->shared_->consumer).load(std::memory_order_relaxed);
+        refresh_producer(); /* C, matches B */
+        return producer_ - released_;
     }
+
+    // What this side released: its own record, never read back.
+    [[nodiscard]] std::uint32_t released() const noexcept { return released_; }
 
 private:
+    // Reads the producer's counter; takes it only when it moved forward and
+    // stays within one ring of what was released.
+    void refresh_producer() noexcept
+    {
+        if (this->broken_)
+            return;
+        const std::uint32_t seen = this->load_acquire(this->shared_->producer); /* C, matches B */
+        if (seen - producer_ > released_ + this->size_ - producer_) {
+            this->broken_ = true; // impossible: keep the last good view, which only runs empty
+            return;
+        }
+        producer_ = seen;
+    }
+
     // Slots per cache line, for peek's prefetch; 1 when T does not tile a line.
     static constexpr std::uint32_t kSlotsPerLine =
         sizeof(T) < kCacheLine && kCacheLine % sizeof(T) == 0 ? kCacheLine / sizeof(T) : 1;
 
     std::uint32_t cached_cons_ = 0; // next entry this side will peek
-    std::uint32_t cached_prod_ = 0; // producer's published index
+    std::uint32_t released_ = 0;    // what this side last stored in ->consumer
+    std::uint32_t producer_ = 0;    // the producer's last good published index
 };
+
+// Entries on a ring seen from a third party (statistics: zc-stat), from two
+// counters it trusts no more than it must: clamped to the ring's size.
+inline std::uint32_t ring_occupancy(const RingShared* ring, std::uint32_t size) noexcept
+{
+    // Consumer first, with acquire: the producer read after it is at least
+    // as new, so an honest pair never looks negative.
+    const std::uint32_t consumer =
+        std::atomic_ref<const std::uint32_t>(ring->consumer).load(std::memory_order_acquire);
+    const std::uint32_t producer =
+        std::atomic_ref<const std::uint32_t>(ring->producer).load(std::memory_order_relaxed);
+    const std::uint32_t used = producer - consumer;
+    return used > size ? size : used;
+}
 
 } // namespace zc

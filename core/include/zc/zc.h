@@ -38,7 +38,7 @@ extern "C" {
 /* Bumped when a function or struct of this header changes incompatibly. */
 #define ZC_API_VERSION 1
 /* Bumped when the shared region's layout changes. */
-#define ZC_LAYOUT_VERSION 2
+#define ZC_LAYOUT_VERSION 3
 
 /* The API version the library was built with (compare to ZC_API_VERSION). */
 unsigned zc_api_version(void);
@@ -231,7 +231,9 @@ uint32_t zc_queue_recv_burst(zc_queue* queue, zc_desc* descs, uint32_t n);
 uint32_t zc_queue_give_back_burst(zc_queue* queue, const zc_desc* descs, uint32_t n);
 
 /* The shared counters of one queue, read from any process attached to the
- * cluster (zc-stat): control path, relaxed reads, no ordering among them. */
+ * cluster (zc-stat): control path, relaxed reads, no ordering among them.
+ * The consumer's own counters (received, returned, bad_descriptors) are as
+ * the consumer wrote them: reports, not facts the owner relies on. */
 typedef struct zc_queue_stats {
     uint32_t struct_size;      /* sizeof(zc_queue_stats) */
     uint32_t occupancy;        /* descriptors on the RX ring now */
@@ -243,6 +245,7 @@ typedef struct zc_queue_stats {
     uint64_t bad_descriptors;  /* refused by the consumer (outside the pool) */
     int32_t consumer_pid;      /* the pid holding the queue, 0 for none */
     uint32_t reserved;
+    uint64_t cut_off;          /* consumers the owner disconnected for breaking the queue protocol */
 } zc_queue_stats;
 
 int zc_queue_get_stats(const zc_cluster* cluster, uint32_t queue, zc_queue_stats* stats);

@@ -118,22 +118,30 @@ public:
     // Each end is for one thread of one process at a time.
     [[nodiscard]] RingProducer<zc_desc> rx_producer(std::uint32_t queue) const
     {
-        return RingProducer<zc_desc>(ring(queue, ZC_RING_RX));
+        return RingProducer<zc_desc>(ring(queue, ZC_RING_RX), slots());
     }
     [[nodiscard]] RingConsumer<zc_desc> rx_consumer(std::uint32_t queue) const
     {
-        return RingConsumer<zc_desc>(ring(queue, ZC_RING_RX));
+        return RingConsumer<zc_desc>(ring(queue, ZC_RING_RX), slots());
     }
     [[nodiscard]] RingProducer<zc_desc> return_producer(std::uint32_t queue) const
     {
-        return RingProducer<zc_desc>(ring(queue, ZC_RING_RETURN));
+        return RingProducer<zc_desc>(ring(queue, ZC_RING_RETURN), slots());
     }
     [[nodiscard]] RingConsumer<zc_desc> return_consumer(std::uint32_t queue) const
     {
-        return RingConsumer<zc_desc>(ring(queue, ZC_RING_RETURN));
+        return RingConsumer<zc_desc>(ring(queue, ZC_RING_RETURN), slots());
     }
 
 private:
+    // The ring size this process validated when it attached.
+    std::uint32_t slots() const
+    {
+        zc_cluster_info info{};
+        info.struct_size = sizeof info;
+        zc_cluster_get_info(cluster_, &info);
+        return info.queue_slots;
+    }
     RingShared* ring(std::uint32_t queue, zc_ring_kind kind) const
     {
         void* memory = zc_queue_ring_memory(cluster_, queue, kind);
