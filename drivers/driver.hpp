@@ -25,6 +25,7 @@
 #include "counter.hpp"
 #include "zc/device.h"
 #include "zc/zc.hpp"
+#include "../core/src/clock.hpp" // realtime_ns for the drivers' timestamps
 
 namespace zc {
 
@@ -169,7 +170,18 @@ private:
 // exists and is up. -ENODEV ("no such interface"), -ENETDOWN.
 int interface_index(const std::string& interface, unsigned* index, zc_error* err);
 
-// CLOCK_REALTIME in nanoseconds (vDSO; once per batch on the fast path).
-std::uint64_t realtime_ns() noexcept;
+// The one metadata fill: what a driver writes in a buffer's headroom when
+// a packet arrives in it (zc_buffer_meta, zc.h). The hash is the
+// balancer's to write; a driver leaves it 0.
+inline void fill_meta(zc_buffer_meta& meta, std::uint64_t timestamp_ns, std::uint32_t length,
+                      std::uint16_t port) noexcept
+{
+    meta.timestamp_ns = timestamp_ns;
+    meta.hash = 0;
+    meta.length = length;
+    meta.port = port;
+    meta.flags = 0;
+    meta.reserved = 0;
+}
 
 } // namespace zc

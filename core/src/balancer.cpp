@@ -20,6 +20,7 @@
 
 #include "balancer.hpp"
 #include "error.hpp"
+#include "shared_counter.hpp"
 
 using namespace zc;
 
@@ -183,12 +184,10 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
                 queue.limit = queue.wait ? ~0u : limit;
                 // A new balancer over a cluster starts its counters from what
                 // the region holds (a previous balancer's totals).
-                queue.enqueued = std::atomic_ref<std::uint64_t>(queue.info->enqueued).load(std::memory_order_relaxed);
-                queue.dropped =
-                    std::atomic_ref<std::uint64_t>(queue.info->dropped_full).load(std::memory_order_relaxed);
-                queue.bad_returns =
-                    std::atomic_ref<std::uint64_t>(queue.info->bad_return).load(std::memory_order_relaxed);
-                queue.cut_off = std::atomic_ref<std::uint64_t>(queue.info->cut_off).load(std::memory_order_relaxed);
+                queue.enqueued = counter_load(queue.info->enqueued);
+                queue.dropped = counter_load(queue.info->dropped_full);
+                queue.bad_returns = counter_load(queue.info->bad_return);
+                queue.cut_off = counter_load(queue.info->cut_off);
             }
     } catch (const std::bad_alloc&) {
         delete b;
@@ -253,7 +252,7 @@ std::uint32_t zc_balancer::reclaim(std::uint32_t index) noexcept
         q.broken_why = nullptr;
         --broken_count;
         ++q.cut_off;
-        std::atomic_ref<std::uint64_t>(q.info->cut_off).store(q.cut_off, std::memory_order_relaxed);
+        counter_store(q.info->cut_off, q.cut_off);
     }
     q.limit = q.wait ? ~0u : config.queue_limit;
     std::atomic_ref<std::int32_t>(q.info->consumer_pid).store(0, std::memory_order_relaxed);
@@ -346,10 +345,7 @@ extern "C" int zc_balancer_listen(zc_balancer* b, zc_error* err)
 // what it knows of each queue, for readers of the region (zc-stat).
 void zc_balancer::publish_consumer_view() noexcept
 {
-    auto copy = [](std::uint64_t& to, const std::uint64_t& from) {
-        std::atomic_ref<std::uint64_t>(to).store(
-            std::atomic_ref<const std::uint64_t>(from).load(std::memory_order_relaxed), std::memory_order_relaxed);
-    };
+    auto copy = [](std::uint64_t& to, const std::uint64_t& from) { counter_store(to, counter_load(from)); };
     for (BalancerQueue& q : queues) {
         copy(q.info->received, q.side->received);
         copy(q.info->returned, q.side->returned);

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "balancer.hpp"
+#include "shared_counter.hpp"
 #include "wakeup.hpp"
 
 using namespace zc;
@@ -24,21 +25,15 @@ inline void prefetch_packet(std::byte* pool, std::uint32_t shift, const zc_packe
     __builtin_prefetch(pool + (std::size_t{packet.buffer} << shift), 1, 3);
 }
 
-// One writer (this thread); zc-stat and get_stats read them relaxed.
-void publish(std::uint64_t& shared, std::uint64_t value) noexcept
-{
-    std::atomic_ref<std::uint64_t>(shared).store(value, std::memory_order_relaxed);
-}
-
 constexpr std::uint32_t kReapBatch = 256;
 
 } // namespace
 
 void zc_balancer::publish_counters(BalancerQueue& q) noexcept
 {
-    publish(q.info->enqueued, q.enqueued);
-    publish(q.info->dropped_full, q.dropped);
-    publish(q.info->bad_return, q.bad_returns);
+    counter_store(q.info->enqueued, q.enqueued);
+    counter_store(q.info->dropped_full, q.dropped);
+    counter_store(q.info->bad_return, q.bad_returns);
 }
 
 void zc_balancer::send_home_now(std::uint32_t device) noexcept
@@ -96,7 +91,6 @@ bool zc_balancer::drop_reference(std::uint32_t buffer) noexcept
 void zc_balancer::reap(std::uint32_t index) noexcept
 {
     BalancerQueue& q = queues[index];
-    const std::uint32_t shift = cluster->frame_shift;
     const std::uint64_t frames = cluster->frame_count;
     std::uint32_t bad = 0;
     std::uint32_t good = 0;
@@ -109,7 +103,7 @@ void zc_balancer::reap(std::uint32_t index) noexcept
         budget -= n;
         for (std::uint32_t i = 0; i < n; ++i) {
             // Written by the consumer: untrusted. The bitmap decides.
-            std::uint64_t buffer = q.ret.slot(slot + i).addr >> shift;
+            std::uint64_t buffer = buffer_of(*cluster, q.ret.slot(slot + i).addr);
             if (buffer >= frames) [[unlikely]] {
                 ++bad;
                 continue;
@@ -134,7 +128,7 @@ void zc_balancer::reap(std::uint32_t index) noexcept
         q.outstanding -= good;
         q.returned += good;
         q.bad_returns += bad;
-        publish(q.info->bad_return, q.bad_returns);
+        counter_store(q.info->bad_return, q.bad_returns);
     }
 }
 
@@ -148,11 +142,10 @@ void zc_balancer::flush(std::uint32_t index) noexcept
         return;
     std::uint32_t slot = 0;
     const std::uint32_t room = q.broken ? 0 : q.rx.reserve_burst(staged, &slot);
-    const std::uint32_t shift = cluster->frame_shift;
     for (std::uint32_t i = 0; i < room; ++i) {
         const zc_desc& desc = q.stage[i];
         q.rx.slot(slot + i) = desc;
-        std::uint64_t buffer = desc.addr >> shift;
+        std::uint64_t buffer = buffer_of(*cluster, desc.addr);
         q.held[buffer >> 6] |= std::uint64_t{1} << (buffer & 63);
     }
     if (room > 0) {
@@ -176,7 +169,7 @@ void zc_balancer::flush(std::uint32_t index) noexcept
         // (returns are reaped first), so a last reference dropped here is a
         // packet no queue took.
         for (std::uint32_t i = room; i < staged; ++i)
-            if (drop_reference(static_cast<std::uint32_t>(q.stage[i].addr >> shift)))
+            if (drop_reference(static_cast<std::uint32_t>(buffer_of(*cluster, q.stage[i].addr))))
                 ++dropped_everywhere;
         q.dropped += left;
         q.staged = 0;
@@ -232,12 +225,8 @@ std::uint32_t zc_balancer::poll() noexcept
             const std::uint32_t hash =
                 round_robin_mode ? round_robin++ : zc_packet_hash(mode, packet.data, packet.caplen, packet.port);
 
-            auto* meta = reinterpret_cast<zc_buffer_meta*>(pool + (std::size_t{buffer} << shift));
-            meta->timestamp_ns = packet.timestamp_ns;
-            meta->hash = hash;
-            meta->length = packet.len;
-            meta->port = packet.port;
-            meta->flags = 0;
+            // The driver wrote the rest of the metadata (driver.hpp fill_meta).
+            reinterpret_cast<zc_buffer_meta*>(pool + (std::size_t{buffer} << shift))->hash = hash;
 
             BufferOrigin& origin = origins[buffer];
             origin.owner = owner_of(*cluster, buffer);

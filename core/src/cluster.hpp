@@ -109,6 +109,26 @@ inline std::uint32_t owner_of(const zc_cluster& c, std::uint32_t buffer) noexcep
     return std::atomic_ref<const std::uint32_t>(c.states[buffer].owner).load(std::memory_order_relaxed);
 }
 
+// The one decoder of a descriptor's address: the index of the buffer it
+// points into (compare with frame_count: an address outside the pool gives
+// frame_count or more).
+inline std::uint64_t buffer_of(const zc_cluster& c, std::uint64_t addr) noexcept { return addr >> c.frame_shift; }
+
+// What a descriptor another process wrote is worth: it names bytes inside
+// one buffer of the pool (Fits), a buffer but a length it cannot hold
+// (BadLength: the buffer is real, its bytes are not to be read), or no
+// buffer at all (NoBuffer).
+enum class DescriptorCheck { Fits, BadLength, NoBuffer };
+inline DescriptorCheck check_descriptor(const zc_cluster& c, const zc_desc& d) noexcept
+{
+    if (buffer_of(c, d.addr) >= c.frame_count)
+        return DescriptorCheck::NoBuffer;
+    const std::uint64_t offset = d.addr & (c.frame_size - 1);
+    if (d.len > c.frame_size - c.data_offset || offset + d.len > c.frame_size)
+        return DescriptorCheck::BadLength;
+    return DescriptorCheck::Fits;
+}
+
 // Attaches cluster `id` through a read-only region descriptor its owner
 // handed over (the control socket), with zc_cluster_attach's checks and
 // errors, and maps it read-only. Takes `fd` over (closed on failure). No

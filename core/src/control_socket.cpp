@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "clock.hpp"
 #include "error.hpp"
 
 namespace zc::control {
@@ -25,13 +26,6 @@ namespace {
 constexpr const char* kDirectory = "/run/zc";
 constexpr std::uint64_t kRequestTimeoutNs = 2000000000u; // a connection that asks nothing is closed after this
 constexpr std::size_t kMaxConnections = 4096;
-
-std::uint64_t monotonic_ns() noexcept
-{
-    timespec t{};
-    ::clock_gettime(CLOCK_MONOTONIC, &t);
-    return static_cast<std::uint64_t>(t.tv_sec) * 1000000000u + static_cast<std::uint64_t>(t.tv_nsec);
-}
 
 bool make_address(const std::string& path, sockaddr_un& address) noexcept
 {
@@ -191,6 +185,21 @@ int attach(std::uint32_t cluster, std::uint32_t queue, Attachment& out, zc_error
     return 0;
 }
 
+bool read_notice(int fd, std::string& text) noexcept
+{
+    Reply reply{};
+    if (::recv(fd, &reply, sizeof reply, MSG_DONTWAIT) != static_cast<ssize_t>(sizeof reply) || reply.magic != kMagic ||
+        reply.size != sizeof reply || reply.status == 0)
+        return false;
+    reply.text[sizeof reply.text - 1] = '\0';
+    try {
+        text = reply.text;
+    } catch (...) {
+        return false;
+    }
+    return true;
+}
+
 Server::~Server()
 {
     for (const Connection& c : connections_)
@@ -274,6 +283,10 @@ pid_t Server::cut_off(std::uint32_t queue, const char* why, std::vector<Event>& 
     for (std::size_t i = 0; i < connections_.size(); ++i)
         if (connections_[i].queue == static_cast<std::int64_t>(queue)) {
             pid_t pid = connections_[i].pid;
+            // A last word, so that the consumer can say why it ends.
+            char text[200];
+            std::snprintf(text, sizeof text, "cut off by the owner: %s", why);
+            send_reply(connections_[i].fd, -ECONNRESET, text);
             drop(i, events, Event::CutOff, why);
             return pid;
         }

@@ -81,6 +81,10 @@ struct Attachment {
 // -EPROTO for an answer without its descriptors.
 int attach(std::uint32_t cluster, std::uint32_t queue, Attachment& out, zc_error* err) noexcept;
 
+// The consumer's side, once its connection became readable after the
+// answer: the owner's last word before it closed it (a cut-off), if any.
+bool read_notice(int fd, std::string& text) noexcept;
+
 // What happened on the owner's socket, for its log.
 struct Event {
     enum Kind { Joined, Left, Refused, CutOff } kind;

@@ -59,13 +59,6 @@ int interface_index(const std::string& interface, unsigned* index, zc_error* err
     return 0;
 }
 
-std::uint64_t realtime_ns() noexcept
-{
-    struct timespec now {};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1000000000u + static_cast<std::uint64_t>(now.tv_nsec);
-}
-
 } // namespace zc
 
 using namespace zc;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cluster.hpp"
+#include "shared_counter.hpp"
 
 using namespace zc;
 
@@ -22,12 +23,6 @@ namespace {
 std::atomic_ref<std::uint32_t> refcount_of(zc_cluster* c, std::uint32_t buffer)
 {
     return std::atomic_ref<std::uint32_t>(c->states[buffer].refcount);
-}
-
-void count(std::uint64_t& counter)
-{
-    // Single writer (the owner); readers on the control path use relaxed loads.
-    std::atomic_ref<std::uint64_t>(counter).fetch_add(1, std::memory_order_relaxed);
 }
 
 void set_free_count(zc_cluster* c, std::uint32_t value)
@@ -74,7 +69,7 @@ extern "C" std::uint32_t zc_pool_release_burst(zc_cluster* c, const std::uint32_
     for (std::uint32_t i = 0; i < n; ++i) {
         std::uint32_t buffer = buffers[i];
         if (buffer >= c->frame_count) {
-            count(c->header->bad_index);
+            counter_add(c->header->bad_index, 1);
             continue;
         }
         auto refs = refcount_of(c, buffer);
@@ -84,7 +79,7 @@ extern "C" std::uint32_t zc_pool_release_burst(zc_cluster* c, const std::uint32_
                 break;
         } while (!refs.compare_exchange_weak(old, old - 1, std::memory_order_acq_rel, std::memory_order_relaxed));
         if (old == 0 || free >= c->frame_count) {
-            count(c->header->double_free);
+            counter_add(c->header->double_free, 1);
             continue;
         }
         if (old == 1) {
@@ -137,7 +132,7 @@ extern "C" std::uint64_t zc_buffer_addr(const zc_cluster* c, std::uint32_t buffe
 
 extern "C" int zc_buffer_from_addr(const zc_cluster* c, std::uint64_t addr, std::uint32_t* buffer)
 {
-    std::uint64_t index = addr >> c->frame_shift;
+    std::uint64_t index = buffer_of(*c, addr);
     if (index >= c->frame_count)
         return -EINVAL;
     *buffer = static_cast<std::uint32_t>(index);
@@ -166,8 +161,8 @@ extern "C" int zc_pool_check(const zc_cluster* c, zc_pool_report* report)
     report->struct_size = sizeof *report;
     report->total = c->frame_count;
     report->free_count = read_free_count(c);
-    report->bad_index = std::atomic_ref<std::uint64_t>(c->header->bad_index).load(std::memory_order_relaxed);
-    report->double_free = std::atomic_ref<std::uint64_t>(c->header->double_free).load(std::memory_order_relaxed);
+    report->bad_index = counter_load(c->header->bad_index);
+    report->double_free = counter_load(c->header->double_free);
     if (!c->owner) {
         std::snprintf(report->first_error, sizeof report->first_error,
                       "cluster %u: only its owner keeps the records of where each buffer is", c->id);

@@ -11,6 +11,7 @@
 
 #include "cluster.hpp"
 #include "error.hpp"
+#include "shared_counter.hpp"
 
 using namespace zc;
 
@@ -24,13 +25,6 @@ struct zc_queue {
 };
 
 namespace {
-
-void add(std::uint64_t& counter, std::uint32_t n)
-{
-    // Each counter has one writer: its end of the queue.
-    std::atomic_ref<std::uint64_t> ref(counter);
-    ref.store(ref.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
 
 std::uint32_t produce(RingProducer<zc_desc>& ring, const zc_desc* descs, std::uint32_t n)
 {
@@ -88,7 +82,7 @@ extern "C" std::uint32_t zc_queue_send_burst(zc_queue* q, const zc_desc* descs, 
     if (q->end != ZC_QUEUE_WORKER)
         return 0;
     std::uint32_t sent = produce(q->producer, descs, n);
-    add(q->info->enqueued, sent);
+    counter_add(q->info->enqueued, sent);
     return sent;
 }
 
@@ -101,9 +95,32 @@ extern "C" std::uint32_t zc_queue_recv_burst(zc_queue* q, zc_desc* descs, std::u
 {
     if (q->end != ZC_QUEUE_CONSUMER)
         return 0;
-    std::uint32_t got = consume(q->consumer, descs, n);
-    add(q->side->received, got);
-    return got;
+    // Written by the owner's process: each one is checked, as every
+    // consumer end checks it (drivers/clusterq does the same).
+    std::uint32_t index = 0;
+    std::uint32_t got = q->consumer.peek(n, &index);
+    std::uint32_t kept = 0;
+    std::uint32_t bad = 0;
+    for (std::uint32_t i = 0; i < got; ++i) {
+        const zc_desc desc = q->consumer.slot(index + i);
+        const DescriptorCheck check = check_descriptor(*q->cluster, desc);
+        if (check == DescriptorCheck::Fits) {
+            descs[kept++] = desc;
+            continue;
+        }
+        ++bad;
+        // A real buffer with a length it cannot hold goes straight back
+        // unread (if the return ring has room; else the owner reclaims it
+        // with the queue).
+        if (check == DescriptorCheck::BadLength)
+            counter_add(q->side->returned, produce(q->producer, &desc, 1));
+    }
+    if (got)
+        q->consumer.release(got);
+    counter_add(q->side->received, got);
+    if (bad)
+        counter_add(q->side->bad_descriptors, bad);
+    return kept;
 }
 
 extern "C" std::uint32_t zc_queue_give_back_burst(zc_queue* q, const zc_desc* descs, std::uint32_t n)
@@ -111,7 +128,7 @@ extern "C" std::uint32_t zc_queue_give_back_burst(zc_queue* q, const zc_desc* de
     if (q->end != ZC_QUEUE_CONSUMER)
         return 0;
     std::uint32_t given = produce(q->producer, descs, n);
-    add(q->side->returned, given);
+    counter_add(q->side->returned, given);
     return given;
 }
 
@@ -126,9 +143,7 @@ extern "C" int zc_queue_get_stats(const zc_cluster* c, std::uint32_t queue, zc_q
 {
     if (queue >= c->queue_count || stats->struct_size != sizeof *stats)
         return -EINVAL;
-    auto load = [](const std::uint64_t& counter) {
-        return std::atomic_ref<const std::uint64_t>(counter).load(std::memory_order_relaxed);
-    };
+    auto load = counter_load;
     const QueueInfo& info = c->queues[queue];
     const QueueSide* side = c->sides[queue];
     *stats = zc_queue_stats{};

@@ -351,12 +351,7 @@ private:
 
         std::uint64_t timestamp =
             std::uint64_t{header->tp_sec} * 1000000000u + header->tp_nsec; // the kernel's receive time
-        zc_buffer_meta* meta = zc_buffer_meta_of(pool_.get(), buffer);
-        meta->timestamp_ns = timestamp;
-        meta->hash = 0;
-        meta->length = wire;
-        meta->port = port;
-        meta->flags = 0;
+        fill_meta(*zc_buffer_meta_of(pool_.get(), buffer), timestamp, wire, port);
 
         zc_packet& packet = packets[burst.delivered++];
         packet.data = reinterpret_cast<const std::uint8_t*>(out);

@@ -100,12 +100,8 @@ std::uint32_t AfXdpDriver::recv_burst(zc_packet* packets, std::uint32_t n) noexc
             std::uint32_t buffer = static_cast<std::uint32_t>(desc->addr >> frame_shift_);
             if (buffer >= frame_count_) [[unlikely]]
                 continue; // the kernel only hands back addresses we gave it
-            auto* meta = reinterpret_cast<zc_buffer_meta*>(umem_base_ + frame_addr(buffer));
-            meta->timestamp_ns = now;
-            meta->hash = 0;
-            meta->length = desc->len;
-            meta->port = socket.port;
-            meta->flags = 0;
+            fill_meta(*reinterpret_cast<zc_buffer_meta*>(umem_base_ + frame_addr(buffer)), now, desc->len,
+                      socket.port);
             set_owner(*pool, buffer, ZC_OWNER(ZC_OWNER_WORKER, index));
 
             zc_packet& packet = packets[got++];

@@ -85,6 +85,7 @@
 #include "../unique_fd.hpp"
 #include "queue_claim.hpp"
 #include "../../core/src/process.hpp"
+#include "../../core/src/shared_counter.hpp"
 
 namespace zc {
 
@@ -94,21 +95,6 @@ constexpr std::uint32_t kMaxStash = 1u << 20;         // descriptors (16 MiB) at
 constexpr long kTickNs = 1000000;                      // the selectable timer's period
 constexpr std::uint64_t kOwnerCheckNs = 100000000;     // owner liveness, at most this often
 constexpr std::uint32_t kWakeEvent = 0, kControlEvent = 1; // epoll_event.data.u32
-
-std::uint64_t monotonic_ns() noexcept
-{
-    struct timespec now {};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1000000000u + static_cast<std::uint64_t>(now.tv_nsec);
-}
-
-void add_shared(std::uint64_t& counter, std::uint64_t n) noexcept
-{
-    // One writer per queue end (this consumer, by its claim); readers
-    // (zc-stat, the owner) load relaxed.
-    std::atomic_ref<std::uint64_t> ref(counter);
-    ref.store(ref.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
 
 // -EINVAL with the queues the cluster has when it has no queue `queue`.
 int name_queue_missing(const zc_cluster* c, std::uint32_t id, std::uint32_t queue, zc_error* err)
@@ -132,8 +118,7 @@ public:
           queue_(queue), claim_(claim), waiter_(std::move(waiter)), wake_(std::move(wake)),
           control_(std::move(control)), rx_(queue_ring(c_, queue, true), c_->queue_slots),
           return_(queue_ring(c_, queue, false), c_->queue_slots), pool_(c_->pool),
-          pool_bytes_(std::uint64_t{c_->frame_count} << c_->frame_shift), frame_shift_(c_->frame_shift),
-          frame_size_(c_->frame_size), capacity_(zc_buffer_capacity(c_)),
+          pool_bytes_(std::uint64_t{c_->frame_count} << c_->frame_shift), frame_size_(c_->frame_size),
           snaplen_(snaplen), stash_(std::move(stash)), stash_capacity_(static_cast<std::uint32_t>(stash_.size())),
           owner_pid_(c_->header->owner_pid), owner_start_(c_->header->owner_start_time)
     {
@@ -175,12 +160,12 @@ public:
         const std::uint64_t frame_mask = frame_size_ - 1;
         for (std::uint32_t i = 0; i < got; ++i) {
             const zc_desc desc = rx_.slot(index + i); // one read of shared memory, then checked
-            const std::uint64_t offset = desc.addr & frame_mask;
-            if (desc.addr >= pool_bytes_) {
+            const DescriptorCheck check = check_descriptor(*c_, desc);
+            if (check == DescriptorCheck::NoBuffer) [[unlikely]] {
                 ++bad; // names no buffer: nothing to read, nothing to give back
                 continue;
             }
-            if (desc.len > capacity_ || offset + desc.len > frame_size_) {
+            if (check == DescriptorCheck::BadLength) [[unlikely]] {
                 ++bad; // a buffer of ours with a length it cannot hold: give it back unread
                 stash_push(zc_desc{desc.addr, desc.len, 0});
                 continue;
@@ -198,7 +183,7 @@ public:
             if (timestamp == 0)
                 timestamp = now != 0 ? now : (now = realtime_ns());
             packets[out++] = zc_packet{reinterpret_cast<const std::uint8_t*>(pool_ + desc.addr), caplen, wire,
-                                       timestamp, static_cast<std::uint32_t>(desc.addr >> frame_shift_), 0,
+                                       timestamp, static_cast<std::uint32_t>(buffer_of(*c_, desc.addr)), 0,
                                        meta.port};
             bytes += wire;
         }
@@ -206,9 +191,9 @@ public:
         held_ += out;
         packets_.add(out);
         bytes_.add(bytes);
-        add_shared(side_->received, got);
+        counter_add(side_->received, got);
         if (bad != 0)
-            add_shared(side_->bad_descriptors, bad);
+            counter_add(side_->bad_descriptors, bad);
         if (stash_count_ != 0)
             flush_stash();
         return out;
@@ -240,7 +225,7 @@ public:
             return_.cancel(direct - written);
         if (written != 0) {
             return_.submit(written); /* one submit per batch */
-            add_shared(side_->returned, written);
+            counter_add(side_->returned, written);
         }
         held_ = valid < held_ ? held_ - valid : 0;
     }
@@ -323,7 +308,7 @@ private:
         if (room != 0) {
             return_.submit(room);
             stash_count_ -= room;
-            add_shared(side_->returned, room);
+            counter_add(side_->returned, room);
         }
     }
 
@@ -362,9 +347,14 @@ private:
             return true;
         if (control_closed_) {
             owner_gone_ = true;
-            log(ZC_LOG_ERROR,
-                "cluster %u: its owner (pid %d) closed the control socket; no more packets will come on queue %u",
-                c_->id, static_cast<int>(owner_pid_), queue_);
+            std::string notice;
+            if (control::read_notice(control_.get(), notice))
+                log(ZC_LOG_ERROR, "cluster %u queue %u: %s; no more packets will come", c_->id, queue_,
+                    notice.c_str());
+            else
+                log(ZC_LOG_ERROR,
+                    "cluster %u: its owner (pid %d) closed the control socket; no more packets will come on queue %u",
+                    c_->id, static_cast<int>(owner_pid_), queue_);
             return true;
         }
         std::uint64_t now = monotonic_ns();
@@ -404,9 +394,7 @@ private:
     // Copies of what attach validated: the fast path never reads the header.
     std::byte* pool_;
     std::uint64_t pool_bytes_;
-    std::uint32_t frame_shift_;
     std::uint32_t frame_size_;
-    std::uint32_t capacity_;
     std::uint32_t snaplen_;
 
     std::vector<zc_desc> stash_; // a circular buffer of descriptors the return ring had no room for

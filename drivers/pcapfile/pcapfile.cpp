@@ -56,13 +56,6 @@ using pcapfile::ReplayClock;
 constexpr std::uint32_t kDefaultFrames = 4096;
 constexpr std::size_t kReadBufferBytes = 1 << 20;
 
-std::uint64_t monotonic_ns() noexcept
-{
-    struct timespec now {};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1000000000u + static_cast<std::uint64_t>(now.tv_nsec);
-}
-
 // The file, opened once; each pass reads it from the start through libpcap.
 class Capture {
 public:
@@ -164,12 +157,7 @@ public:
                 ++truncated; // larger than a pool buffer: kept up to zc_buffer_capacity
             auto* out = static_cast<std::uint8_t*>(zc_buffer_data(pool_.get(), buffer));
             std::memcpy(out, pending_data_, caplen); // the copy of this mode: libpcap's buffer to the pool
-            zc_buffer_meta* meta = zc_buffer_meta_of(pool_.get(), buffer);
-            meta->timestamp_ns = pending_timestamp_;
-            meta->hash = 0;
-            meta->length = wire;
-            meta->port = 0;
-            meta->flags = 0;
+            fill_meta(*zc_buffer_meta_of(pool_.get(), buffer), pending_timestamp_, wire, 0);
             packets[got] = zc_packet{out, caplen, wire, pending_timestamp_, buffer, 0, 0};
             ++got;
             bytes += wire;

@@ -7,12 +7,11 @@
 // once with a zc::frames::build frame: buffer i holds frame nth(i, flows) of
 // zc_device_config.synthetic_size bytes on the wire. recv_burst then hands
 // out views of those buffers in index order, round and round, rewriting
-// only the sequence number (zc::frames::set_sequence) so a consumer can
-// check order and loss; the k-th packet ever received carries sequence k and
-// flow nth(k, flows), because the stream uses a multiple of 2 * flows
-// buffers. No copy, no other per-packet work (the buffers' metadata is
-// written once at open; the receive time is in zc_packet only), never
-// blocks, never ends.
+// only the sequence number (zc::frames::set_sequence), so a consumer can
+// check order and loss, and the receive time in the metadata; the k-th
+// packet ever received carries sequence k and flow nth(k, flows), because
+// the stream uses a multiple of 2 * flows buffers. No copy, no other per-packet work (the rest of the buffers'
+// metadata is written once at open), never blocks, never ends.
 //
 // A buffer the consumer still holds is never rewritten: the stream stops at
 // it (recv_burst returns fewer, or 0) until it comes back. Consumers that
@@ -48,11 +47,14 @@ public:
     SyntheticDriver(DevicePool pool, std::vector<std::uint32_t> buffers, std::uint32_t frame_bytes,
                     std::uint32_t caplen, int event_fd)
         : pool_(std::move(pool)), buffers_(std::move(buffers)), held_(buffers_.size(), 0),
-          data_(buffers_.size()), frame_bytes_(frame_bytes), caplen_(caplen), event_fd_(event_fd),
+          data_(buffers_.size()), meta_(buffers_.size()), frame_bytes_(frame_bytes), caplen_(caplen), event_fd_(event_fd),
           buffer_count_(static_cast<std::uint32_t>(buffers_.size()))
     {
         for (std::uint32_t i = 0; i < buffer_count_; ++i)
+        {
             data_[i] = static_cast<std::byte*>(zc_buffer_data(pool_.get(), buffers_[i]));
+            meta_[i] = zc_buffer_meta_of(pool_.get(), buffers_[i]);
+        }
         // Buffer index to stream position: the pool hands buffers out in
         // whatever order its free list holds them.
         std::uint32_t highest = *std::max_element(buffers_.begin(), buffers_.end());
@@ -78,6 +80,7 @@ public:
         while (got < n && !held_[next]) {
             held_[next] = 1;
             frames::set_sequence(data_[next], sequence_ + got);
+            meta_[next]->timestamp_ns = now; // the rest of the metadata was filled at open
             packets[got] = zc_packet{reinterpret_cast<const std::uint8_t*>(data_[next]), caplen_, frame_bytes_, now,
                                      buffers_[next], 0, 0};
             ++got;
@@ -122,6 +125,7 @@ private:
     std::vector<std::uint32_t> buffers_;     // stream position to pool buffer
     std::vector<std::uint8_t> held_;         // per position: in the consumer's hands
     std::vector<std::byte*> data_;           // per position: the frame
+    std::vector<zc_buffer_meta*> meta_;      // per position: its metadata
     std::vector<std::uint32_t> position_of_; // pool buffer to stream position
     std::uint32_t frame_bytes_;
     std::uint32_t caplen_;
@@ -178,9 +182,7 @@ int open_synthetic(const DeviceName&, const zc_device_config& config, std::uniqu
     for (std::uint32_t i = 0; i < used; ++i) {
         auto* frame = static_cast<std::byte*>(zc_buffer_data(pool.get(), buffers[i]));
         frames::build(frame, size, frames::nth(i, flows), i);
-        zc_buffer_meta* meta = zc_buffer_meta_of(pool.get(), buffers[i]);
-        *meta = zc_buffer_meta{};
-        meta->length = bytes;
+        fill_meta(*zc_buffer_meta_of(pool.get(), buffers[i]), 0, bytes, 0);
     }
 
     // Always readable: the counter is set once and nobody reads it.

@@ -3,8 +3,9 @@
  * zc/desc.h — the 16-byte descriptor that moves through every zc ring.
  *
  * Packet bytes never move; descriptors do. The layout is that of the kernel's
- * struct xdp_desc, so an AF_XDP RX descriptor becomes a zc descriptor without
- * being rewritten.
+ * struct xdp_desc (address, length, options), so that the two read alike;
+ * the balancer still writes each queue's descriptor itself (the address is
+ * relative to the cluster's pool, which is the UMEM, and options are zc's).
  */
 #ifndef ZC_DESC_H
 #define ZC_DESC_H

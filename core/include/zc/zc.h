@@ -78,16 +78,18 @@ typedef struct zc_buffer_meta {
     uint32_t reserved;
 } zc_buffer_meta;
 
-/* Where a buffer is: the kind in the top 8 bits, an id (queue, consumer,
- * device queue) in the low 24. */
+/* Where a buffer is: the kind in the top 8 bits, an id (queue, device
+ * queue) in the low 24. The owner's own record: consumers cannot see or
+ * change it. */
 typedef enum zc_owner_kind {
-    ZC_OWNER_FREE = 0,     /* on the pool's free list */
-    ZC_OWNER_WORKER = 1,   /* in the hands of the cluster owner's worker */
-    ZC_OWNER_DEVICE = 2,   /* fill ring, kernel or TX ring of device queue id */
-    ZC_OWNER_QUEUE = 3,    /* on the RX ring of queue id */
-    ZC_OWNER_CONSUMER = 4, /* in the hands of the consumer of queue id */
-    ZC_OWNER_RETURN = 5,   /* on the return ring of queue id */
-    ZC_OWNER_KINDS = 6
+    ZC_OWNER_FREE = 0,   /* on the pool's free list */
+    ZC_OWNER_WORKER = 1, /* in the hands of the cluster owner's worker */
+    ZC_OWNER_DEVICE = 2, /* fill ring, kernel or TX ring of device queue id */
+    ZC_OWNER_QUEUE = 3,  /* delivered to queue id (the first group's, with fan-out): on its RX
+                            ring, in its consumer's hands or on its return ring; the balancer
+                            knows which queues hold it, not which of the three (that is the
+                            consumer's business) */
+    ZC_OWNER_KINDS = 4
 } zc_owner_kind;
 
 #define ZC_OWNER(kind, id) ((((uint32_t)(kind)) << 24) | ((uint32_t)(id)&0xffffffu))
@@ -220,13 +222,17 @@ typedef enum zc_queue_end {
 int zc_queue_open(zc_cluster* cluster, uint32_t queue, zc_queue_end end, zc_queue** out, zc_error* err);
 void zc_queue_close(zc_queue* queue);
 
-/* Worker end. send: up to n descriptors onto the RX ring (all of them or as
- * many as fit); reap: up to n returned descriptors. */
+/* Worker end (the cluster's owner only). send: up to n descriptors onto the
+ * RX ring (all of them or as many as fit); reap: up to n returned
+ * descriptors, as the consumer wrote them: check each (zc_buffer_from_addr,
+ * and that the queue holds that buffer) before using it. */
 uint32_t zc_queue_send_burst(zc_queue* queue, const zc_desc* descs, uint32_t n);
 uint32_t zc_queue_reap_burst(zc_queue* queue, zc_desc* descs, uint32_t n);
 
-/* Consumer end. recv: up to n descriptors from the RX ring; give_back: up to
- * n descriptors onto the return ring. */
+/* Consumer end. recv: up to n descriptors from the RX ring, each checked
+ * (one that names no buffer of the pool, or a length its buffer cannot hold,
+ * is skipped and counted in bad_descriptors; the latter is given back at
+ * once); give_back: up to n descriptors onto the return ring. */
 uint32_t zc_queue_recv_burst(zc_queue* queue, zc_desc* descs, uint32_t n);
 uint32_t zc_queue_give_back_burst(zc_queue* queue, const zc_desc* descs, uint32_t n);
 
