@@ -230,13 +230,16 @@ int renew_queue_side(zc_cluster& c, std::uint32_t queue, zc_error* err) noexcept
         return fail(err, -EINVAL, "cluster %u: queue %u has no side this process may renew", c.id, queue);
     SideMapping fresh;
     fresh.bytes = page_round(side_bytes(c.queue_slots));
-    fresh.fd = ::memfd_create("zc-queue", MFD_CLOEXEC);
+    fresh.fd = ::memfd_create("zc-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fresh.fd < 0)
         return fail(err, -errno, "cluster %u queue %u: cannot create its consumer side: %s", c.id, queue,
                     std::strerror(errno));
     // 0600 and the owner's uid: a consumer cannot reopen it through
     // /proc/self/fd; it writes through the mapping it was given.
-    if (::fchmod(fresh.fd, 0600) != 0 || ::ftruncate(fresh.fd, static_cast<off_t>(fresh.bytes)) != 0) {
+    // Sealed at its size: a consumer that truncates it would otherwise make
+    // the owner's next access to it fault (SIGBUS).
+    if (::fchmod(fresh.fd, 0600) != 0 || ::ftruncate(fresh.fd, static_cast<off_t>(fresh.bytes)) != 0 ||
+        ::fcntl(fresh.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
         int code = errno;
         unmap_side(fresh);
         return fail(err, -code, "cluster %u queue %u: cannot size its consumer side: %s", c.id, queue,
