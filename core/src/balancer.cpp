@@ -14,13 +14,12 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "balancer.hpp"
-#include "error.hpp"
-#include "shared_counter.hpp"
+#include "internal/error.hpp"
+#include "internal/shared_counter.hpp"
 
 using namespace zc;
 
@@ -265,20 +264,25 @@ std::uint32_t zc_balancer::reclaim(std::uint32_t index) noexcept
 int zc_balancer::grant(std::uint32_t index, pid_t pid, int* side_fd, int* wake_fd, char* why,
                        std::size_t why_size) noexcept
 {
-    // A wake-up eventfd of its own: the previous consumer may still hold
-    // the old one.
-    int fresh = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fresh < 0) {
-        std::snprintf(why, why_size, "cluster %u: the owner cannot create a wake-up eventfd: %s", cluster->id,
+    // A wake-up pipe of its own: the previous consumer may still hold the
+    // old one. A pipe, not an eventfd: the owner writes its own file
+    // description (O_NONBLOCK, which the consumer cannot clear: it holds
+    // only the read end), so a consumer that lets the pipe fill only makes
+    // the owner's write fail with EAGAIN. The owner keeps the read end open
+    // too, so that its write never meets EPIPE when the consumer is gone.
+    int ends[2];
+    if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) != 0) {
+        std::snprintf(why, why_size, "cluster %u: the owner cannot create a wake-up pipe: %s", cluster->id,
                       std::strerror(errno));
         return -errno;
     }
-    if (wake_fds[index] >= 0)
-        ::close(wake_fds[index]);
-    wake_fds[index] = fresh;
-    queues[index].wake_fd = fresh;
+    for (int fd : wake_fds[index])
+        if (fd >= 0)
+            ::close(fd);
+    wake_fds[index] = {ends[0], ends[1]};
+    queues[index].wake_fd = ends[1];
+    *wake_fd = ends[0];
     *side_fd = zc::side_fd(*cluster, index);
-    *wake_fd = fresh;
     QueueInfo& info = *queues[index].info;
     std::atomic_ref<std::int32_t>(info.consumer_pid).store(static_cast<std::int32_t>(pid), std::memory_order_relaxed);
     std::atomic_ref<std::uint32_t>(info.generation).fetch_add(1, std::memory_order_relaxed);
@@ -319,7 +323,7 @@ extern "C" int zc_balancer_listen(zc_balancer* b, zc_error* err)
                         std::strerror(errno));
     }
     try {
-        b->wake_fds.assign(b->queues.size(), -1);
+        b->wake_fds.assign(b->queues.size(), {-1, -1});
     } catch (const std::bad_alloc&) {
         return fail(err, -ENOMEM, "cluster %u: no memory", c->id);
     }
@@ -365,9 +369,9 @@ extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* 
     std::vector<zc::control::Event> happened;
     try {
         b->publish_consumer_view();
-        if (b->control.listening())
-            b->control.service(happened);
-        // Queues whose consumer broke the protocol: cut off.
+        // Queues whose consumer broke the protocol: cut off — before the
+        // socket is serviced, so that a consumer that broke its queue and
+        // then closed is counted and reported as cut off, not as gone.
         for (std::uint32_t q = 0; q < b->queues.size() && b->broken_count > 0; ++q) {
             BalancerQueue& queue = b->queues[q];
             if (!queue.broken)
@@ -383,6 +387,8 @@ extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* 
                 happened.push_back(zc::control::Event{zc::control::Event::CutOff, q, pid, buffers, why});
             }
         }
+        if (b->control.listening())
+            b->control.service(happened);
     } catch (...) {
         // No memory for an event: what was done is done; the events are lost.
     }
@@ -407,9 +413,10 @@ extern "C" std::uint32_t zc_balancer_poll(zc_balancer* b) { return b->poll(); }
 
 zc_balancer::~zc_balancer()
 {
-    for (int fd : wake_fds)
-        if (fd >= 0)
-            ::close(fd);
+    for (const auto& ends : wake_fds)
+        for (int fd : ends)
+            if (fd >= 0)
+                ::close(fd);
     if (region_read_fd >= 0)
         ::close(region_read_fd);
 }

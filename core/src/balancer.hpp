@@ -36,12 +36,13 @@
 
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "cluster.hpp"
-#include "control_socket.hpp"
+#include "internal/cluster.hpp"
+#include "internal/control_socket.hpp"
 #include "zc/balance.h"
 #include "zc/device.h"
 #include "zc/ring.hpp"
@@ -68,7 +69,7 @@ struct BalancerQueue {
     bool wait = false;          // ZC_ON_FULL_WAIT, as configured
     bool broken = false;        // its consumer broke the protocol: takes nothing until cut off
     const char* broken_why = nullptr;
-    int wake_fd = -1;           // the consumer's wake-up eventfd (wakeup.hpp); -1 without a socket
+    int wake_fd = -1;           // the write end of the consumer's wake-up pipe (wakeup.hpp); -1 without a socket
     std::uint32_t limit = 0;    // buffers it may hold (drop mode); ~0u: no limit; 0 while broken
     std::uint32_t outstanding = 0;
     std::uint64_t enqueued = 0;
@@ -130,7 +131,7 @@ struct zc_balancer final : zc::control::QueueOwner {
     void publish_consumer_view() noexcept;
     zc::control::Server control;
     int region_read_fd = -1;   // the region, read-only, for consumers (listen)
-    std::vector<int> wake_fds; // one eventfd per queue, fresh for every grant
+    std::vector<std::array<int, 2>> wake_fds; // per queue, the wake-up pipe's read and write ends, fresh for every grant
 
     // The control socket's requests (control_socket.hpp).
     int grant(std::uint32_t queue, pid_t pid, int* side_fd, int* wake_fd, char* why,

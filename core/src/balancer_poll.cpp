@@ -10,8 +10,8 @@
 #include <cstring>
 
 #include "balancer.hpp"
-#include "shared_counter.hpp"
-#include "wakeup.hpp"
+#include "internal/shared_counter.hpp"
+#include "internal/wakeup.hpp"
 
 using namespace zc;
 

@@ -23,10 +23,10 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-#include "cluster.hpp"
-#include "control_socket.hpp"
-#include "error.hpp"
-#include "process.hpp"
+#include "internal/cluster.hpp"
+#include "internal/control_socket.hpp"
+#include "internal/error.hpp"
+#include "internal/process.hpp"
 
 namespace zc {
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// core/src/control_socket — see control_socket.hpp.
+// core/internal/control_socket — see control_socket.hpp.
 
-#include "control_socket.hpp"
+#include "internal/control_socket.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,8 +16,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "clock.hpp"
-#include "error.hpp"
+#include "internal/clock.hpp"
+#include "internal/error.hpp"
 
 namespace zc::control {
 
@@ -37,7 +37,7 @@ bool make_address(const std::string& path, sockaddr_un& address) noexcept
     return true;
 }
 
-constexpr std::size_t kHandedFds = 3; // the region, the queue side, the wake-up eventfd
+constexpr std::size_t kHandedFds = 3; // the region, the queue side, the wake-up pipe's read end
 
 // The reply, and on a yes the descriptors with it (one message). Returns
 // whether it went out whole.

@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../drivers/driver.hpp"
-#include "error.hpp"
+#include "internal/driver.hpp"
+#include "internal/error.hpp"
 
 struct zc_device {
     std::string name; // as given, without "zc:"

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <net/if.h>
 
-#include "../../drivers/driver.hpp"
-#include "error.hpp"
+#include "internal/driver.hpp"
+#include "internal/error.hpp"
 
 namespace zc {
 

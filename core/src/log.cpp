@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "error.hpp"
+#include "internal/error.hpp"
 
 namespace zc {
 

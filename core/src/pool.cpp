@@ -13,8 +13,8 @@
 #include <cstdio>
 #include <vector>
 
-#include "cluster.hpp"
-#include "shared_counter.hpp"
+#include "internal/cluster.hpp"
+#include "internal/shared_counter.hpp"
 
 using namespace zc;
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 
-#include "process.hpp"
+#include "internal/process.hpp"
 
 #include <cerrno>
 #include <cstdio>

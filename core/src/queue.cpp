@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <memory>
 
-#include "cluster.hpp"
-#include "error.hpp"
-#include "shared_counter.hpp"
+#include "internal/cluster.hpp"
+#include "internal/error.hpp"
+#include "internal/shared_counter.hpp"
 
 using namespace zc;
 

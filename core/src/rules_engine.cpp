@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <utility>
 
-#include "error.hpp"
+#include "internal/error.hpp"
 #include "rules.hpp"
 
 #ifdef HAVE_HYPERSCAN

@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "error.hpp"
+#include "internal/error.hpp"
 
 namespace zc::rules {
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "error.hpp"
+#include "internal/error.hpp"
 #include "rules.hpp"
 
 #ifdef HAVE_HYPERSCAN

@@ -36,9 +36,9 @@
 #include <cstring>
 #include <set>
 
-#include "../../core/src/error.hpp"
-#include "../counter.hpp"
-#include "../driver.hpp"
+#include "internal/error.hpp"
+#include "internal/counter.hpp"
+#include "internal/driver.hpp"
 #include "../spare_buffers.hpp"
 #include "../unique_fd.hpp"
 #include "packet_socket.hpp"

@@ -19,7 +19,7 @@
 #include <cstring>
 #include <utility>
 
-#include "../../core/src/error.hpp"
+#include "internal/error.hpp"
 
 namespace zc::afpacket {
 

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../core/src/error.hpp"
+#include "internal/error.hpp"
 #include "afxdp_driver.hpp"
 
 namespace zc {

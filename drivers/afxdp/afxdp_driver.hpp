@@ -51,7 +51,7 @@
 #include <vector>
 #include <xdp/xsk.h>
 
-#include "../driver.hpp"
+#include "internal/driver.hpp"
 #include "netdev.hpp"
 #include "../unique_fd.hpp"
 #include "xdp_program.hpp"

@@ -12,7 +12,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include "../../core/src/cluster.hpp"
+#include "internal/cluster.hpp"
 #include "afxdp_driver.hpp"
 
 namespace zc::afxdp {

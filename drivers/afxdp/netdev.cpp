@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <vector>
 
-#include "../../core/src/error.hpp"
+#include "internal/error.hpp"
 
 namespace zc::afxdp {
 

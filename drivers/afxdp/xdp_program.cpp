@@ -10,7 +10,7 @@
 #include <cstring>
 #include <linux/if_link.h>
 
-#include "../../core/src/error.hpp"
+#include "internal/error.hpp"
 #include "../../kmod/objects.hpp"
 #include "../../kmod/zc_xdp.h"
 

@@ -32,9 +32,9 @@
 // buffer the pool index, queue 0 (the device has one).
 //
 // Attaching: when the owner serves a control socket (zc-balance), open
-// connects to it (core/src/control_socket.hpp) and names its queue; the
+// connects to it (core/internal/control_socket.hpp) and names its queue; the
 // owner checks who we are and answers with the region's descriptor and the
-// queue's wake-up eventfd, or with a refusal and its sentence (-EACCES, or
+// queue's wake-up pipe, or with a refusal and its sentence (-EACCES, or
 // the owner's errno). The region is mapped from that descriptor, the packet
 // pool read-only (a passive consumer: a stray write faults here instead of
 // changing what other consumers read). The connection stays open for the
@@ -44,12 +44,12 @@
 // is attached by its path.
 //
 // Waiting, with a socket: the selectable fd is an epoll set of the wake-up
-// eventfd and the connection. wait() announces that it sleeps
-// (core/src/wakeup.hpp), so the owner writes the eventfd after its next
+// pipe and the connection. wait() announces that it sleeps
+// (core/internal/wakeup.hpp), so the owner writes the pipe after its next
 // submit, and a hang-up of the connection (the owner died) wakes it too. A
 // consumer that poll()s the selectable fd itself calls
 // zc_device_wait(device, 0) before each sleep (as pcap-zc does): that empties
-// the eventfd and makes the announcement. While packets flow nothing here
+// the pipe and makes the announcement. While packets flow nothing here
 // makes a system call. Without a socket: a timerfd that ticks every
 // millisecond, and wait() sleeps on it in those steps (up to a millisecond of
 // latency, a thousand wake-ups a second when idle).
@@ -76,16 +76,16 @@
 #include <new>
 #include <vector>
 
-#include "../../core/src/cluster.hpp"
-#include "../../core/src/control_socket.hpp"
-#include "../../core/src/error.hpp"
-#include "../../core/src/wakeup.hpp"
-#include "../counter.hpp"
-#include "../driver.hpp"
+#include "internal/cluster.hpp"
+#include "internal/control_socket.hpp"
+#include "internal/error.hpp"
+#include "internal/wakeup.hpp"
+#include "internal/counter.hpp"
+#include "internal/driver.hpp"
 #include "../unique_fd.hpp"
 #include "queue_claim.hpp"
-#include "../../core/src/process.hpp"
-#include "../../core/src/shared_counter.hpp"
+#include "internal/process.hpp"
+#include "internal/shared_counter.hpp"
 
 namespace zc {
 
@@ -327,7 +327,7 @@ private:
         return sleep_announced() ? 0 : 1;
     }
 
-    // Empties what made the selectable fd readable: the eventfd's count, or
+    // Empties what made the selectable fd readable: the pipe, or
     // the timer's ticks.
     void drain_waiter() noexcept { wakeup::drain(wake_ ? wake_.get() : waiter_.get()); }
 
@@ -386,7 +386,7 @@ private:
     std::uint32_t queue_;
     std::uint64_t claim_;
     UniqueFd waiter_;  // the selectable fd: epoll set of wake_ and control_, or the millisecond timer
-    UniqueFd wake_;    // the queue's wake-up eventfd, from the owner (-1: the owner has no socket)
+    UniqueFd wake_;    // the queue's wake-up pipe (read end), from the owner (-1: the owner has no socket)
     UniqueFd control_; // the owner's control socket: open while we read the queue (-1: the owner has none)
     RingConsumer<zc_desc> rx_;
     RingProducer<zc_desc> return_;
@@ -434,7 +434,7 @@ int make_timer(std::uint32_t id, std::uint32_t queue, UniqueFd& out, zc_error* e
     return 0;
 }
 
-// With one: the epoll set of the wake-up eventfd and the connection.
+// With one: the epoll set of the wake-up pipe and the connection.
 int make_epoll(std::uint32_t id, std::uint32_t queue, int wake, int control, UniqueFd& out, zc_error* err)
 {
     UniqueFd set(::epoll_create1(EPOLL_CLOEXEC));
@@ -449,7 +449,7 @@ int make_epoll(std::uint32_t id, std::uint32_t queue, int wake, int control, Uni
     on_control.data.u32 = kControlEvent;
     if (::epoll_ctl(set.get(), EPOLL_CTL_ADD, wake, &on_wake) != 0 ||
         ::epoll_ctl(set.get(), EPOLL_CTL_ADD, control, &on_control) != 0)
-        return fail(err, -errno, "cluster %u queue %u: cannot watch the wake-up eventfd: %s", id, queue,
+        return fail(err, -errno, "cluster %u queue %u: cannot watch the wake-up pipe: %s", id, queue,
                     std::strerror(errno));
     out = std::move(set);
     return 0;

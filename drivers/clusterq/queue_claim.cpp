@@ -4,7 +4,7 @@
 
 #include "queue_claim.hpp"
 
-#include "../../core/src/process.hpp"
+#include "internal/process.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -15,8 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "../../core/src/error.hpp"
-#include "../../core/src/layout.hpp"
+#include "internal/error.hpp"
+#include "internal/layout.hpp"
 
 namespace zc::clusterq {
 

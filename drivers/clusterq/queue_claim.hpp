@@ -5,7 +5,7 @@
 // A queue's RX ring has one consumer index and its return ring one producer
 // index: two processes reading the same queue would corrupt both. So a
 // consumer claims the queue before it touches either ring, in
-// QueueSide::consumer_claim (core/src/layout.hpp), one 64-bit word — only
+// QueueSide::consumer_claim (core/internal/layout.hpp), one 64-bit word — only
 // when the owner serves no control socket (with one, the owner's table of
 // connections is the claim):
 //

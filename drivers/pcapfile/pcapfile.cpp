@@ -40,9 +40,9 @@
 #include <ctime>
 #include <vector>
 
-#include "../../core/src/error.hpp"
-#include "../counter.hpp"
-#include "../driver.hpp"
+#include "internal/error.hpp"
+#include "internal/counter.hpp"
+#include "internal/driver.hpp"
 #include "../spare_buffers.hpp"
 #include "../unique_fd.hpp"
 #include "replay_clock.hpp"

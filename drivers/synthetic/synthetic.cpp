@@ -29,9 +29,9 @@
 #include <cstring>
 #include <vector>
 
-#include "../../core/src/error.hpp"
-#include "../counter.hpp"
-#include "../driver.hpp"
+#include "internal/error.hpp"
+#include "internal/counter.hpp"
+#include "internal/driver.hpp"
 #include "../unique_fd.hpp"
 #include "frames.hpp"
 

@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "../../core/src/cluster.hpp" // QueueInfo and QueueSide counters, and the claim
+#include "internal/cluster.hpp" // QueueInfo and QueueSide counters, and the claim
 #include "zc/device.h"
 #include "zc/zc.hpp"
 

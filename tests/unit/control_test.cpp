@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// Attaching through the owner's control socket (core/src/control_socket,
+// Attaching through the owner's control socket (core/internal/control_socket,
 // drivers/clusterq) with a real balancer as the owner: the region comes over
 // SCM_RIGHTS (so the consumer needs no access to the region file), the
 // packet pool is mapped read-only, a consumer outside the cluster's group is
@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,7 +34,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../core/src/control_socket.hpp"
+#include "internal/control_socket.hpp"
 #include "zc/balance.h"
 #include "zc/device.h"
 #include "zc/zc.h"
@@ -345,6 +346,74 @@ TEST_F(ControlSocketTest, SecondConsumerOfAQueueIsRefusedWhileTheFirstIsConnecte
     EXPECT_TRUE(contains(reply.text, "queue 0 is in use by pid " + std::to_string(::getpid()))) << reply.text;
     ::close(second);
     ::close(first);
+}
+
+// The wake-up descriptor a consumer gets is the read end of a pipe: it can
+// neither write it nor change how the owner writes. (With an eventfd, one
+// file description shared by both, a consumer could clear O_NONBLOCK and
+// fill the count, and the owner's next wake-up write would block forever.)
+TEST_F(ControlSocketTest, AConsumerCannotMakeTheOwnersWakeUpBlock)
+{
+    start(1);
+    // Asked for as zc::control::attach does, on a raw connection.
+    using zc::control::Reply;
+    using zc::control::Request;
+    const Request request{zc::control::kMagic, zc::control::kVersion, sizeof(Request), 0, 0};
+    int connection = connect_raw();
+    ASSERT_GE(connection, 0);
+    ASSERT_EQ(::send(connection, &request, sizeof request, 0), static_cast<ssize_t>(sizeof request));
+    for (int i = 0; i < 1000; ++i) {
+        zc_balancer_event events[8];
+        zc_balancer_control(balancer, events, 8);
+        pollfd entry{connection, POLLIN, 0};
+        if (::poll(&entry, 1, 5) > 0)
+            break;
+    }
+    Reply reply{};
+    iovec data{&reply, sizeof reply};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)];
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ASSERT_EQ(::recvmsg(connection, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC), static_cast<ssize_t>(sizeof reply));
+    ASSERT_EQ(reply.status, 0) << reply.text;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    ASSERT_NE(header, nullptr);
+    ASSERT_EQ(header->cmsg_len, CMSG_LEN(sizeof(int) * 3));
+    int fds[3];
+    std::memcpy(fds, CMSG_DATA(header), sizeof fds);
+    zc::control::Attachment handed;
+    handed.connection = connection;
+    handed.region = fds[0];
+    handed.side = fds[1];
+    handed.wake = fds[2];
+    struct stat handed_stat {};
+    ASSERT_EQ(::fstat(handed.wake, &handed_stat), 0);
+    EXPECT_TRUE(S_ISFIFO(handed_stat.st_mode));
+    EXPECT_EQ(::fcntl(handed.wake, F_GETFL) & O_ACCMODE, O_RDONLY);
+    const char byte = 1;
+    EXPECT_EQ(::write(handed.wake, &byte, 1), -1) << "the consumer could write its own wake-ups";
+    // What a hostile consumer would do: make its end blocking.
+    ASSERT_EQ(::fcntl(handed.wake, F_SETFL, 0), 0);
+    // The owner's write end (found among this process's descriptors by the
+    // pipe's inode) is untouched: still non-blocking.
+    int write_ends = 0;
+    for (int fd = 0; fd < 1024; ++fd) {
+        struct stat st {};
+        if (fd == handed.wake || ::fstat(fd, &st) != 0 || st.st_ino != handed_stat.st_ino ||
+            st.st_dev != handed_stat.st_dev)
+            continue;
+        const int flags = ::fcntl(fd, F_GETFL);
+        if ((flags & O_ACCMODE) != O_WRONLY)
+            continue;
+        ++write_ends;
+        EXPECT_NE(flags & O_NONBLOCK, 0) << "the owner's write end became blocking";
+    }
+    EXPECT_EQ(write_ends, 1);
+    for (int fd : {handed.connection, handed.region, handed.side, handed.wake})
+        ::close(fd);
 }
 
 // The consumer sleeps on an empty queue over and over; the owner puts

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// drivers/counter.hpp — a statistics counter with one writer (the thread
+// core/internal/counter.hpp — a statistics counter with one writer (the thread
 // that receives or sends, once per burst) and readers anywhere (stats()):
 // relaxed, because nothing is published through it.
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// drivers/driver.hpp — the interface every device back-end implements, and
+// core/internal/driver.hpp — the interface every device back-end implements, and
 // the factories that open one. core/src/device.cpp puts the C API of
 // zc/device.h in front of it; nothing outside libzc sees this header.
 //
@@ -25,7 +25,7 @@
 #include "counter.hpp"
 #include "zc/device.h"
 #include "zc/zc.hpp"
-#include "../core/src/clock.hpp" // realtime_ns for the drivers' timestamps
+#include "clock.hpp" // realtime_ns for the drivers' timestamps
 
 namespace zc {
 

@@ -151,7 +151,7 @@ struct QueueSide {
     // (drivers/clusterq/queue_claim.hpp); unused with one.
     std::uint64_t consumer_claim;
     // 1 while the consumer sleeps (or is about to) waiting for packets: the
-    // owner then writes the queue's eventfd after its next submit. Written
+    // owner then writes the queue's wake-up pipe after its next submit. Written
     // by both sides, through atomic_ref (wakeup.hpp).
     std::uint32_t consumer_sleeping;
     std::uint32_t reserved[7];

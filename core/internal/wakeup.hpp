@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// core/src/wakeup — how a consumer sleeps on an empty queue and how the
+// core/internal/wakeup — how a consumer sleeps on an empty queue and how the
 // owner wakes it, without a system call per batch while packets flow.
 //
-// Each queue has an eventfd, made by the owner (zc_balancer_listen) and
-// handed to the queue's consumer over the control socket, and a flag in
+// Each queue has a pipe, made by the owner for every grant, whose read end
+// is handed to the queue's consumer over the control socket, and a flag in
 // the queue's consumer side, QueueSide::consumer_sleeping. The protocol is AF_XDP's
 // need_wakeup turned around (the consumer asks to be woken, the producer
 // looks):
@@ -13,22 +13,26 @@
 //     STORE sleeping = 1                     (submit: STORE-RELEASE producer)
 //     FENCE seq_cst                  (E)     FENCE seq_cst                 (E)
 //     LOAD producer: not empty? don't sleep  LOAD sleeping: 1? clear it and
-//     sleep on the eventfd                     write the eventfd
+//     sleep on the pipe                       write the pipe
 //
 //   (E) pairs with (E): at least one side sees the other's store, so either
 //       the consumer sees the new descriptors and does not sleep, or the
-//       owner sees the flag and writes the eventfd. No lost wake-up.
+//       owner sees the flag and writes the pipe. No lost wake-up.
 //
 // The owner's cost while packets flow: a fence and a load per submit (per
 // batch, not per packet); the write only when the consumer is asleep. A
 // consumer that stops waiting (timeout, or it found packets) leaves the
-// flag set at worst: the owner then writes once for nothing, and the
-// consumer reads that count away before it next sleeps.
+// flag set at worst: the owner then writes a byte for nothing, and the
+// consumer reads it away before it next sleeps.
 //
 // The flag is written by both sides, so it is read and changed with
 // atomic_ref only. The owner trusts nothing about it: a consumer that sets
-// it at will only earns itself eventfd writes. Nothing here blocks,
-// allocates or logs.
+// it at will only earns itself pipe writes. Why a pipe and not an eventfd:
+// an eventfd is one file description, shared, so a consumer could clear its
+// O_NONBLOCK and fill its count, and the owner's next write would block
+// forever. The pipe's write end is the owner's alone (O_NONBLOCK); when the
+// consumer never reads, the pipe fills and the write fails with EAGAIN,
+// which costs the owner nothing. Nothing here blocks, allocates or logs.
 
 #pragma once
 
@@ -56,23 +60,25 @@ bool prepare_to_sleep(QueueSide& side, HasPackets&& has_packets) noexcept
     return false;
 }
 
-// Consumer: empties the eventfd's count so that it is not readable until the
-// owner writes it again.
-inline void drain(int event_fd) noexcept
+// Consumer: empties the pipe (or an eventfd's count, or a timerfd's ticks:
+// the reads stop at the first that returns less than asked) so that it is
+// not readable until the owner writes it again. The fd is non-blocking.
+inline void drain(int fd) noexcept
 {
-    std::uint64_t count = 0;
-    [[maybe_unused]] ssize_t got = ::read(event_fd, &count, sizeof count); // EAGAIN when nothing was written
+    alignas(std::uint64_t) unsigned char bytes[256];
+    while (::read(fd, bytes, sizeof bytes) == static_cast<ssize_t>(sizeof bytes)) {
+    }
 }
 
 // Owner: after putting descriptors on the queue's RX ring (submit done).
-inline void wake(QueueSide& side, int event_fd) noexcept
+inline void wake(QueueSide& side, int pipe_write_end) noexcept
 {
     std::atomic_thread_fence(std::memory_order_seq_cst); // (E), pairs with prepare_to_sleep()'s
     std::atomic_ref<std::uint32_t> sleeping(side.consumer_sleeping);
     if (sleeping.load(std::memory_order_relaxed) == 0 || sleeping.exchange(0, std::memory_order_relaxed) == 0)
         return;
-    const std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t put = ::write(event_fd, &one, sizeof one); // EAGAIN only at a count of 2^64-2
+    const unsigned char byte = 1;
+    [[maybe_unused]] ssize_t put = ::write(pipe_write_end, &byte, 1); // EAGAIN when the consumer let it fill
 }
 
 } // namespace zc::wakeup

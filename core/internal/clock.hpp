@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// core/src/clock.hpp — the two clocks zc reads, in nanoseconds: the
+// core/internal/clock.hpp — the two clocks zc reads, in nanoseconds: the
 // monotonic one for deadlines and pacing, the real-time one for packet
 // timestamps. Both are vDSO calls (no system call); the fast path reads them
 // once per batch at most.

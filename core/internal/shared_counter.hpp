@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// core/src/shared_counter.hpp — a statistics counter in shared memory (the
+// core/internal/shared_counter.hpp — a statistics counter in shared memory (the
 // region, a queue's side): one writer, readers in any process. Relaxed,
 // because nothing is published through a counter; atomic_ref, because
 // another process reads it while it changes. A counter another process

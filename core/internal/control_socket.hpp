@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// core/src/control_socket — a cluster owner's control socket,
+// core/internal/control_socket — a cluster owner's control socket,
 // /run/zc/cluster-<id>.sock (SOCK_SEQPACKET, mode 0660, the region file's
 // group). A consumer connects, sends one Request naming the queue it wants,
 // and waits for a Reply: status 0 with three descriptors (SCM_RIGHTS) — the
 // region file opened read-only, the queue's consumer side (layout.hpp: a
 // memfd made for this grant, the only memory it may write) and the queue's
-// wake-up eventfd (wakeup.hpp, also made for this grant) — or a negative
+// wake-up pipe (wakeup.hpp, also made for this grant) — or a negative
 // errno and a sentence. It maps the region from that descriptor (so it needs
 // no access to the region file itself) and keeps the connection open for as
 // long as it reads the queue: the connection is the liveness signal. When it
@@ -70,7 +70,7 @@ struct Attachment {
     int connection = -1; // open while the queue is read
     int region = -1;     // the region file, read-only, to map (attach_region_fd)
     int side = -1;       // the queue's consumer side, to map writable (map_queue_side)
-    int wake = -1;       // the queue's eventfd: readable when the owner woke us
+    int wake = -1;       // the read end of the queue's wake-up pipe: readable when the owner woke us
 };
 
 // The consumer's side: connects to cluster `cluster`'s socket, asks for
@@ -98,7 +98,7 @@ struct Event {
 class QueueOwner {
 public:
     // A consumer (`pid`) is granted `queue`: the descriptors to hand it, its
-    // side and wake-up eventfd, which stay the owner's. 0, or a negative
+    // side and wake-up pipe, which stay the owner's. 0, or a negative
     // errno with `why` filled (the request is refused with it).
     virtual int grant(std::uint32_t queue, pid_t pid, int* side_fd, int* wake_fd, char* why,
                       std::size_t why_size) noexcept = 0;
