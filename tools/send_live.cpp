@@ -100,6 +100,29 @@ std::string privileges_message()
 
 int quiet_libbpf(libbpf_print_level, const char*, va_list) { return 0; }
 
+// Whether the kernel runs XDP programs with live frames for us: one run of
+// a two-instruction program that drops its frame (nothing is sent). 0, or
+// the negative errno BPF_PROG_RUN gave.
+int probe_live_frames(int ifindex)
+{
+    const bpf_insn drop[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_DROP}, // r0 = XDP_DROP
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                        // return r0
+    };
+    int program = bpf_prog_load(BPF_PROG_TYPE_XDP, "zc_send_probe", "Dual BSD/GPL", drop, 2, nullptr);
+    if (program < 0)
+        return program;
+    std::byte frame[60] = {};
+    xdp_md context{};
+    context.data_end = sizeof frame;
+    context.ingress_ifindex = static_cast<__u32>(ifindex);
+    LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame, .data_size_in = sizeof frame, .ctx_in = &context,
+                .ctx_size_in = sizeof context, .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+    int rc = bpf_prog_test_run_opts(program, &options);
+    ::close(program);
+    return rc;
+}
+
 } // namespace
 
 LiveSender::Mapping::~Mapping()
@@ -137,6 +160,10 @@ LiveSender::LiveSender(const Plan& plan)
     }
     slot_bytes_ = kSlotHeader + frame_max_;
     load();
+    if (int rc = probe_live_frames(static_cast<int>(interface_.index())); rc == -EPERM || rc == -EACCES)
+        throw LiveFramesRefused("this kernel loads XDP programs for zc-send but refuses to run them with live "
+                                "frames (BPF_PROG_RUN: " + std::string(std::strerror(-rc)) +
+                                ", as root: a hardened or sandboxed kernel)");
     pin_in_dispatcher();
     if (!pinned_)
         pacer_ = RatePacer(plan.rate, kCoarsePaceTickNs, kCoarseMaxPacedBatch);

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "send_interface.hpp"
@@ -27,6 +28,15 @@
 struct bpf_object;
 
 namespace zc::send {
+
+// Thrown by LiveSender when the kernel loads XDP programs for us but refuses
+// to run them with live frames (EPERM as root: some hardened or sandboxed
+// kernels do). zc-send then sends through the interface's AF_PACKET socket
+// instead, unless --mode live was asked for.
+class LiveFramesRefused : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 class LiveSender final : public Sender {
 public:

@@ -60,7 +60,8 @@ const char kHelp[] =
     "                          fastest path; device: through the zc device's TX\n"
     "                          (AF_XDP for zc:IFACE, AF_PACKET for\n"
     "                          zc:afpacket:IFACE). Default: live for a plain\n"
-    "                          name, device for a zc: name\n"
+    "                          name, device for a zc: name (and zc:afpacket:IFACE\n"
+    "                          when the kernel refuses live frames)\n"
     "  -s, --size BYTES        frame size on the wire, with FCS, 64..1518\n"
     "                          (default 64: 60-byte frames)\n"
     "  -f, --flows N           flows, each sent in both directions, 1..65536\n"
@@ -91,6 +92,7 @@ enum class Mode { Live, Device };
 struct Options {
     Plan plan;
     std::optional<Mode> mode;
+    bool mode_asked = false;       // --mode given (live mode then does not fall back)
     std::uint64_t count = 0;       // 0: no limit
     std::uint64_t duration_ns = 0; // 0: no limit
     bool json = false;
@@ -262,6 +264,7 @@ std::optional<Options> parse_options(int argc, char** argv)
     Plan& plan = options.plan;
     if (plan.interface.empty())
         throw UsageError("no interface given (-i eth0 for live mode, -i zc:eth0 for device mode)");
+    options.mode_asked = options.mode.has_value();
     Mode mode = options.mode.value_or(is_zc_name(plan.interface) ? Mode::Device : Mode::Live);
     options.mode = mode;
     if (mode == Mode::Live && is_zc_name(plan.interface))
@@ -391,9 +394,22 @@ void warn(Sender& sender)
 
 std::unique_ptr<Sender> open_sender(const Options& options)
 {
-    if (*options.mode == Mode::Live)
+    if (*options.mode == Mode::Device)
+        return std::make_unique<DeviceSender>(options.plan);
+    try {
         return std::make_unique<LiveSender>(options.plan);
-    return std::make_unique<DeviceSender>(options.plan);
+    } catch (const LiveFramesRefused& e) {
+        if (options.mode_asked)
+            throw std::runtime_error(std::string(e.what()) + "; use --mode device (-i zc:afpacket:" +
+                                     options.plan.interface + ")");
+        // The next fastest path that leaves the interface's receive side
+        // alone (AF_XDP would attach an XDP program to it).
+        std::fprintf(stderr, "zc-send: %s; sending through zc:afpacket:%s instead\n", e.what(),
+                     options.plan.interface.c_str());
+        Plan plan = options.plan;
+        plan.interface = "zc:afpacket:" + plan.interface;
+        return std::make_unique<DeviceSender>(plan);
+    }
 }
 
 int run(const Options& options, StopSignals& signals)
