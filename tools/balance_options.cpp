@@ -47,8 +47,8 @@ over its queues; consumers read queue Q as zc:CLUSTER@Q.
       --on-full POLICY     drop (default) or wait, for every group, or a
                            comma list with one per group (e.g. drop,wait)
       --queue-limit N      drop mode: buffers one queue may hold before its
-                           own packets are dropped (default: the pool's
-                           buffers / (queues + 1))
+                           own packets are dropped (default: the buffers the
+                           devices can use, at most the pool's, / (queues + 1))
       --group NAME         the region file's group (default: yours)
       --core N             pin the worker to CPU core N
       --stats SECONDS      print per-queue counters every SECONDS

@@ -56,6 +56,24 @@ public:
     // What the device can do as opened: ZC_DEVICE_CAN_* bits.
     [[nodiscard]] virtual std::uint32_t capabilities() const noexcept { return 0; }
 
+    // Buffer ownership: a buffer recv_burst handed out is the caller's until
+    // release_burst gives it back, and the driver neither rewrites it nor
+    // waits for it in the meantime — it receives into the other buffers it
+    // may use, and recv_burst returns fewer (or 0) only when it has none
+    // left. buffer_budget() is how many buffers of its pool the device can
+    // have out at once (on its rings, in the kernel, in the caller's hands):
+    // a caller that keeps some (a balancer's queues, whose drop-mode limit
+    // derives from it) must leave it enough of them. This default is the
+    // device that takes free buffers from its pool whenever it needs them
+    // (AF_XDP's fill rings, the copying back-ends AF_PACKET and pcap): the
+    // whole pool. Control path.
+    [[nodiscard]] virtual std::uint32_t buffer_budget() noexcept
+    {
+        zc_cluster_info info{};
+        info.struct_size = sizeof info;
+        return zc_cluster_get_info(pool(), &info) == 0 ? info.frame_count : 0;
+    }
+
     // Forward (zc_device_forward_burst): packet i out of interface
     // ports[i], from its buffer. Every buffer passes to the driver, sent or
     // not; returns how many were queued. This default is the driver that
@@ -96,6 +114,9 @@ protected:
     };
     ForwardCounters forward_counters_;
 };
+
+// Driver::buffer_budget of an open device (device.cpp), for the balancer.
+std::uint32_t device_buffer_budget(zc_device* device) noexcept;
 
 // A device name after "zc:", parsed (see zc/device.h and man zc(7)).
 struct DeviceName {

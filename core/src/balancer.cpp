@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "balancer.hpp"
+#include "internal/driver.hpp"
 #include "internal/error.hpp"
 #include "internal/shared_counter.hpp"
 
@@ -130,14 +131,22 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
     const std::uint32_t burst = config->burst == 0 ? kDefaultBurst : config->burst;
     if (burst > kMaxBurst)
         return fail(err, -EINVAL, "balancer: burst %u is above %u", burst, kMaxBurst);
-    // A drop-mode queue's limit: by default a share of the pool that leaves
-    // as much again to the devices and the other queues.
+    // A drop-mode queue's limit: by default a share of the buffers the
+    // devices can have out at once (driver.hpp, buffer_budget: a device may
+    // use fewer than the pool holds, zc:synthetic its stream's) that leaves
+    // as much again to the devices however many queues stall.
+    std::uint64_t budget = 0;
+    for (std::uint32_t d = 0; d < device_count; ++d)
+        budget += device_buffer_budget(devices[d]);
+    const std::uint64_t lendable = budget < cluster->frame_count ? budget : cluster->frame_count;
+    // A device with few buffers (a test's zc:synthetic of 16) gets a small
+    // default limit, at least one buffer; a limit the caller gives must
+    // hold at least one burst.
+    const std::uint64_t share = lendable / (cluster->queue_count + 1);
     const std::uint32_t limit =
-        config->queue_limit != 0 ? config->queue_limit : cluster->frame_count / (cluster->queue_count + 1);
-    if (limit < burst)
-        return fail(err, -EINVAL,
-                    "balancer: a queue limit of %u buffers is below one burst (%u); give a larger --queue-limit or "
-                    "a larger pool",
+        config->queue_limit != 0 ? config->queue_limit : static_cast<std::uint32_t>(share > 0 ? share : 1);
+    if (config->queue_limit != 0 && limit < burst)
+        return fail(err, -EINVAL, "balancer: a queue limit of %u buffers is below one burst (%u); give a larger --queue-limit",
                     limit, burst);
 
     auto* b = new (std::nothrow) zc_balancer;

@@ -118,6 +118,8 @@ extern "C" const char* zc_device_mode(const zc_device* device) { return device->
 extern "C" const char* zc_device_name(const zc_device* device) { return device->name.c_str(); }
 extern "C" zc_cluster* zc_device_cluster(zc_device* device) { return device->driver->pool(); }
 
+std::uint32_t zc::device_buffer_budget(zc_device* device) noexcept { return device->driver->buffer_budget(); }
+
 extern "C" std::uint32_t zc_device_recv_burst(zc_device* device, zc_packet* packets, std::uint32_t n)
 {
     return device->driver->recv_burst(packets, n);

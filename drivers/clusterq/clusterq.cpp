@@ -138,6 +138,9 @@ public:
 
     const char* mode() const noexcept override { return "cluster"; }
     zc_cluster* pool() noexcept override { return c_; }
+    // What it holds plus what waits in the stash never exceeds the stash
+    // (recv_burst keeps room): that is all it can have out at once.
+    std::uint32_t buffer_budget() noexcept override { return stash_capacity_; }
 
     std::uint32_t recv_burst(zc_packet* packets, std::uint32_t n) noexcept override
     {

@@ -8,14 +8,22 @@
 // zc_device_config.synthetic_size bytes on the wire. recv_burst then hands
 // out views of those buffers in index order, round and round, rewriting
 // only the sequence number (zc::frames::set_sequence), so a consumer can
-// check order and loss, and the receive time in the metadata; the k-th
-// packet ever received carries sequence k and flow nth(k, flows), because
-// the stream uses a multiple of 2 * flows buffers. No copy, no other per-packet work (the rest of the buffers'
-// metadata is written once at open), never blocks, never ends.
+// check order and loss, and the receive time in the metadata. The k-th
+// packet ever received carries sequence k; while no buffer is skipped (see
+// below) it also carries flow nth(k, flows), because the stream uses a
+// multiple of 2 * flows buffers. No copy, no other per-packet work (the
+// rest of the buffers' metadata is written once at open), never blocks,
+// never ends.
 //
-// A buffer the consumer still holds is never rewritten: the stream stops at
-// it (recv_burst returns fewer, or 0) until it comes back. Consumers that
-// release in order — the usual case — never see that.
+// A buffer the consumer still holds is never rewritten: the stream skips
+// it and goes on with the next free one, so a consumer (a balancer's queue)
+// that sits on some buffers costs nobody else anything while others are
+// free; recv_burst returns fewer, or 0, only when fewer are free. A skipped
+// buffer takes no sequence number (nothing was lost: the next packet is
+// made in another buffer), but from then on the flows come in the order of
+// the buffers used. Consumers that release in order — the usual case —
+// never see that. The device can have every stream buffer out at once:
+// buffer_budget() is their number.
 //
 // Threading as for every driver: recv_burst and release_burst on one
 // thread; stats() anywhere.
@@ -71,22 +79,32 @@ public:
 
     const char* mode() const noexcept override { return "synthetic"; }
     zc_cluster* pool() noexcept override { return pool_.get(); }
+    // The stream's buffers, and no others: it never takes one from the pool.
+    std::uint32_t buffer_budget() noexcept override { return buffer_count_; }
 
     std::uint32_t recv_burst(zc_packet* packets, std::uint32_t n) noexcept override
     {
+        // No more than are free: the walk below then ends within one round
+        // of the stream, however the held buffers lie.
+        const std::uint32_t want = std::min(n, buffer_count_ - held_count_);
+        if (want == 0)
+            return 0;
         const std::uint64_t now = realtime_ns(); // once per burst
         std::uint32_t got = 0;
         std::uint32_t next = next_;
-        while (got < n && !held_[next]) {
-            held_[next] = 1;
-            frames::set_sequence(data_[next], sequence_ + got);
-            meta_[next]->timestamp_ns = now; // the rest of the metadata was filled at open
-            packets[got] = zc_packet{reinterpret_cast<const std::uint8_t*>(data_[next]), caplen_, frame_bytes_, now,
-                                     buffers_[next], 0, 0};
-            ++got;
+        while (got < want) {
+            if (!held_[next]) {
+                held_[next] = 1;
+                frames::set_sequence(data_[next], sequence_ + got);
+                meta_[next]->timestamp_ns = now; // the rest of the metadata was filled at open
+                packets[got] = zc_packet{reinterpret_cast<const std::uint8_t*>(data_[next]), caplen_, frame_bytes_,
+                                         now, buffers_[next], 0, 0};
+                ++got;
+            }
             next = next + 1 == buffer_count_ ? 0 : next + 1;
         }
         next_ = next;
+        held_count_ += got;
         sequence_ += got;
         packets_.add(got);
         bytes_.add(std::uint64_t{got} * frame_bytes_);
@@ -97,8 +115,11 @@ public:
     {
         for (std::uint32_t i = 0; i < n; ++i) {
             std::uint32_t buffer = packets[i].buffer;
-            if (buffer < position_of_.size() && position_of_[buffer] != kNotOurs)
-                held_[position_of_[buffer]] = 0; // a double or foreign release is ignored
+            if (buffer >= position_of_.size() || position_of_[buffer] == kNotOurs)
+                continue; // a foreign release is ignored
+            std::uint8_t& held = held_[position_of_[buffer]];
+            held_count_ -= held; // and so is a double one
+            held = 0;
         }
     }
 
@@ -132,6 +153,7 @@ private:
     int event_fd_;
     std::uint32_t buffer_count_;
     std::uint32_t next_ = 0;
+    std::uint32_t held_count_ = 0;           // positions held
     std::uint64_t sequence_ = 0;
     Counter packets_, bytes_;
 };

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// check-frames FILE --count N --size BYTES [--flows F] [--sequences] [--list-flows]
+// check-frames FILE --count N --size BYTES [--flows F] [--sequences | --unique] [--list-flows]
 //
 // Reads a capture and checks that it holds exactly N frames, each one
 // byte-for-byte the frame zc::frames::build makes for its flow and sequence
 // number (what zc-send sends). With --sequences, the sequence numbers must
-// be exactly 0..N-1, each once (no loss, no duplicate). Prints what is wrong
+// be exactly 0..N-1, each once (no loss, no duplicate); with --unique, no
+// sequence number may come twice, but some may be missing (a capture of a
+// lossy link: a frame seen twice means a buffer was reused under a
+// consumer that still held it). Prints what is wrong
 // and exits 1; exits 0 when all is right. With --list-flows, prints the flow
 // numbers the capture holds, one a line, instead of the summary line.
 
@@ -25,26 +28,29 @@ int main(int argc, char** argv)
     std::uint32_t size = 0;
     std::uint32_t flows = 0;
     bool sequences = false;
+    bool unique = false;
     bool list_flows = false;
     static const struct option longs[] = {{"count", required_argument, nullptr, 'c'},
                                           {"size", required_argument, nullptr, 's'},
                                           {"flows", required_argument, nullptr, 'f'},
                                           {"sequences", no_argument, nullptr, 'q'},
+                                          {"unique", no_argument, nullptr, 'u'},
                                           {"list-flows", no_argument, nullptr, 'l'},
                                           {nullptr, 0, nullptr, 0}};
     int option = 0;
-    while ((option = getopt_long(argc, argv, "c:s:f:ql", longs, nullptr)) != -1) {
+    while ((option = getopt_long(argc, argv, "c:s:f:qul", longs, nullptr)) != -1) {
         switch (option) {
         case 'c': count = std::strtoull(optarg, nullptr, 10); break;
         case 's': size = static_cast<std::uint32_t>(std::strtoul(optarg, nullptr, 10)); break;
         case 'f': flows = static_cast<std::uint32_t>(std::strtoul(optarg, nullptr, 10)); break;
         case 'q': sequences = true; break;
+        case 'u': unique = true; break;
         case 'l': list_flows = true; break;
         default: return 2;
         }
     }
     if (optind + 1 != argc || count == 0 || size < zc::frames::kMinSize || size > zc::frames::kMaxSize) {
-        std::fprintf(stderr, "usage: check-frames FILE --count N --size BYTES [--flows F] [--sequences] [--list-flows]\n");
+        std::fprintf(stderr, "usage: check-frames FILE --count N --size BYTES [--flows F] [--sequences | --unique] [--list-flows]\n");
         return 2;
     }
     char error[PCAP_ERRBUF_SIZE];
@@ -54,6 +60,7 @@ int main(int argc, char** argv)
         return 1;
     }
     std::vector<bool> seen(sequences ? count : 0, false);
+    std::vector<bool> seen_any; // --unique: grows with the highest sequence number
     std::vector<bool> flows_seen;
     std::vector<std::byte> expected(size);
     std::uint64_t frames = 0;
@@ -95,6 +102,18 @@ int main(int argc, char** argv)
                 continue;
             }
             seen[sequence] = true;
+        } else if (unique) {
+            if (sequence >= (std::uint64_t{1} << 32)) {
+                complain("sequence number out of range");
+                continue;
+            }
+            if (sequence >= seen_any.size())
+                seen_any.resize(sequence + 1, false);
+            if (seen_any[sequence]) {
+                complain("duplicate sequence number");
+                continue;
+            }
+            seen_any[sequence] = true;
         }
     }
     pcap_close(capture);

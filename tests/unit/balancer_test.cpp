@@ -9,9 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include <pcap/pcap.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "../../drivers/synthetic/frames.hpp"
@@ -32,6 +36,16 @@ struct Seen {
     std::uint64_t sequence;
     std::uint32_t buffer;
     zc_desc desc;
+};
+
+// What BalancerTest::start() opens: device_count zc:synthetic devices of
+// kDeviceFrames buffers each, in a pool of their buffers, every queue slot
+// and 256 more; or, where a test says so, other devices and another pool.
+struct Devices {
+    std::string name = "zc:synthetic";
+    std::uint32_t pool_frames = 0; // 0: as above
+    double replay_speed = 1.0;     // zc:pcap: only
+    std::uint32_t replay_loops = 1;
 };
 
 class BalancerTest : public RegionTest {
@@ -56,7 +70,7 @@ protected:
     }
 
     void start(const char* groups, zc_on_full on_full, std::uint32_t slots, zc_hash_mode mode = ZC_HASH_5TUPLE,
-               std::uint32_t device_count = 1)
+               std::uint32_t device_count = 1, const Devices& spec = Devices{})
     {
         zc_balancer_config bc;
         zc_balancer_config_init(&bc);
@@ -68,7 +82,9 @@ protected:
             bc.groups[g].on_full = on_full;
             queues += bc.groups[g].queues;
         }
-        zc_cluster_config cc = config(device_count * kDeviceFrames + queues * slots + 256, queues, slots);
+        const std::uint32_t pool_frames =
+            spec.pool_frames != 0 ? spec.pool_frames : device_count * kDeviceFrames + queues * slots + 256;
+        zc_cluster_config cc = config(pool_frames, queues, slots);
         cc.flags = ZC_CLUSTER_NO_HUGEPAGES;
         ASSERT_EQ(zc_cluster_create(id, &cc, &cluster, &err), 0) << err.message;
         start_free = zc_pool_free_count(cluster);
@@ -78,8 +94,10 @@ protected:
             dc.pool = cluster;
             dc.synthetic_flows = kFlows;
             dc.frame_count = kDeviceFrames;
+            dc.replay_speed = spec.replay_speed;
+            dc.replay_loops = spec.replay_loops;
             zc_device* device = nullptr;
-            ASSERT_EQ(zc_device_open("zc:synthetic", &dc, &device, &err), 0) << err.message;
+            ASSERT_EQ(zc_device_open(spec.name.c_str(), &dc, &device, &err), 0) << err.message;
             ASSERT_EQ(zc_device_cluster(device), cluster);
             devices.push_back(device);
         }
@@ -310,11 +328,14 @@ TEST_F(BalancerTest, DropModeCountsExactlyWhatItDidNotDeliver)
         EXPECT_EQ(read(q), s.queues[q].enqueued) << "queue " << q;
         give_back(q);
     }
-    // A packet no group took went straight home; the rest came back.
+    // A packet no group took went straight home; the rest came back (the
+    // poll that reaps them also delivers a new burst: compare with what was
+    // delivered before it).
+    const zc_balancer_stats before = stats();
     zc_balancer_poll(balancer);
     s = stats();
     for (std::uint32_t q = 0; q < 3; ++q)
-        EXPECT_EQ(s.queues[q].returned, s.queues[q].enqueued);
+        EXPECT_EQ(s.queues[q].returned, before.queues[q].enqueued);
     check_conservation();
 }
 
@@ -361,7 +382,7 @@ TEST_F(BalancerTest, ReclaimBringsADeadConsumersBuffersHome)
     for (int round = 0; round < 200; ++round) {
         zc_balancer_poll(balancer);
         if (round < 100)
-            read(0, 3); // holds them: never gives back
+            read(0, 2); // holds them (200, below the queue's limit of 256): never gives back
         read(1);
         read(2);
         give_back(1);
@@ -412,6 +433,134 @@ TEST_F(BalancerTest, TwoDevicesShareThePoolAndIfaceSplitsThem)
     // everything on one queue.
     EXPECT_TRUE(s.queues[0].enqueued == 0 || s.queues[1].enqueued == 0);
     check_conservation();
+}
+
+// A capture of `count` test frames over `flows` flows (both directions of
+// each), for zc:pcap: replay.
+void write_capture(const std::string& path, std::uint32_t count, std::uint32_t flows)
+{
+    pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
+    pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
+    ASSERT_NE(dumper, nullptr) << path << ": " << pcap_geterr(dead);
+    std::vector<std::byte> frame(zc::frames::frame_bytes(64));
+    for (std::uint32_t i = 0; i < count; ++i) {
+        zc::frames::build(frame.data(), 64, zc::frames::nth(i, flows), i);
+        struct pcap_pkthdr header {};
+        header.ts.tv_sec = 1700000000 + i / 1000;
+        header.ts.tv_usec = (i % 1000) * 1000000; // ns: nano precision
+        header.caplen = header.len = static_cast<bpf_u_int32>(frame.size());
+        pcap_dump(reinterpret_cast<u_char*>(dumper), &header, reinterpret_cast<const u_char*>(frame.data()));
+    }
+    pcap_dump_close(dumper);
+    pcap_close(dead);
+}
+
+// Drop mode isolates consumers, whatever the device: the consumer of queue
+// 0 takes a few packets and stops (as if SIGSTOPped), holding them; queue
+// 0 fills to its limit and drops its own packets, counted, while queue 1's
+// consumer goes on receiving every packet its flows bring, at the rate it
+// had before — the device never runs out of buffers. A pool three times
+// the size of a device's buffers, as zc-balance makes it, with rings larger
+// than the limit: the limit, not the ring, must be what stops queue 0.
+class BalancerIsolationTest : public BalancerTest {
+protected:
+    void run(const Devices& spec, std::uint32_t slots)
+    {
+        start("2", ZC_ON_FULL_DROP, slots, ZC_HASH_5TUPLE, 1, spec);
+        if (HasFatalFailure())
+            return;
+        const zc_balancer_stats first = stats();
+        const std::uint32_t limit = first.queues[0].limit;
+        constexpr std::uint32_t kRounds = 2000;
+        constexpr std::uint32_t kBurst = 64;
+
+        // Both consumers keep up.
+        for (std::uint32_t round = 0; round < kRounds; ++round) {
+            zc_balancer_poll(balancer);
+            read_and_give_back_all();
+        }
+        const zc_balancer_stats both = stats();
+        ASSERT_GT(both.queues[0].enqueued, 0u) << "the flows must reach both queues";
+        ASSERT_GT(both.queues[1].enqueued, 0u) << "the flows must reach both queues";
+        EXPECT_EQ(both.queues[0].dropped + both.queues[1].dropped, 0u);
+        EXPECT_EQ(both.received, std::uint64_t{kRounds} * kBurst) << "a full burst every round";
+
+        // Queue 0's consumer takes ten packets and stops.
+        read(0, 10);
+        std::uint64_t steady_received = 0, steady_rounds = 0;
+        zc_balancer_stats before = stats();
+        for (std::uint32_t round = 0; round < kRounds; ++round) {
+            zc_balancer_poll(balancer);
+            read(1);
+            give_back(1);
+            const zc_balancer_stats now = stats();
+            ASSERT_LE(now.queues[0].outstanding, limit) << "round " << round;
+            EXPECT_EQ(now.received - before.received, kBurst) << "round " << round << ": the device stalled";
+            if (now.queues[0].outstanding == limit) {
+                ++steady_rounds;
+                steady_received += now.queues[1].enqueued - before.queues[1].enqueued;
+                EXPECT_GE(now.queues[0].dropped, before.queues[0].dropped);
+            }
+            before = now;
+            if (HasFailure())
+                break;
+        }
+        const zc_balancer_stats stopped = stats();
+        EXPECT_EQ(stopped.queues[0].outstanding, limit) << "queue 0 never reached its limit";
+        EXPECT_GT(stopped.queues[0].dropped, 0u) << "queue 0's drops are counted";
+        EXPECT_EQ(stopped.queues[1].dropped, 0u) << "queue 1 lost nothing";
+        EXPECT_EQ(stopped.queues[0].enqueued + stopped.queues[0].dropped + stopped.queues[1].enqueued, stopped.received)
+            << "every packet went to queue 1 or was counted against queue 0";
+        ASSERT_GT(steady_rounds, kRounds / 2);
+        // Queue 1's rate (packets per round) at least what it was.
+        const double rate_both = static_cast<double>(both.queues[1].enqueued) / kRounds;
+        const double rate_stopped = static_cast<double>(steady_received) / static_cast<double>(steady_rounds);
+        std::printf("%s: queue 1 %.1f packets per %u-packet round with queue 0 reading, %.1f with queue 0 stopped "
+                    "(%llu rounds at its limit of %u); queue 0 dropped %llu\n",
+                    spec.name.c_str(), rate_both, kBurst, rate_stopped, static_cast<unsigned long long>(steady_rounds),
+                    limit, static_cast<unsigned long long>(stopped.queues[0].dropped));
+        EXPECT_GE(rate_stopped, rate_both * 0.95);
+
+        // Queue 0's consumer goes on: its queue drains and flows again.
+        for (std::uint32_t round = 0; round < 200; ++round) {
+            zc_balancer_poll(balancer);
+            read_and_give_back_all();
+        }
+        const zc_balancer_stats resumed = stats();
+        EXPECT_GT(resumed.queues[0].enqueued, stopped.queues[0].enqueued);
+        EXPECT_EQ(resumed.queues[0].returned, resumed.queues[0].enqueued - resumed.queues[0].outstanding);
+    }
+};
+
+TEST_F(BalancerIsolationTest, DropModeIsolatesAStoppedConsumerOnSynthetic)
+{
+    // zc:synthetic lends only its stream's buffers: the default limit is a
+    // share of those, not of the pool.
+    Devices spec;
+    spec.pool_frames = 4 * kDeviceFrames + 2 * kDeviceFrames + 256;
+    run(spec, kDeviceFrames);
+    EXPECT_EQ(stats().queues[0].limit, kDeviceFrames / 3);
+}
+
+TEST_F(BalancerIsolationTest, DropModeIsolatesAStoppedConsumerOnPcapReplay)
+{
+    // zc:pcap: takes buffers from the pool as it needs them: the default
+    // limit is a share of the pool.
+    Devices spec;
+    spec.name = "zc:pcap:" + directory + "/flows.pcap";
+    spec.pool_frames = 4 * kDeviceFrames + 2 * kDeviceFrames + 256;
+    spec.replay_speed = 0; // top speed
+    spec.replay_loops = 0; // forever
+    write_capture(directory + "/flows.pcap", 2 * kFlows * 32, kFlows);
+    run(spec, 4 * kDeviceFrames);
+    EXPECT_EQ(stats().queues[0].limit, spec.pool_frames / 3);
+}
+
+// The default limit with several devices: their buffers added up.
+TEST_F(BalancerTest, DefaultQueueLimitIsAShareOfWhatTheDevicesLend)
+{
+    start("3", ZC_ON_FULL_DROP, 256, ZC_HASH_5TUPLE, 2);
+    EXPECT_EQ(stats().queues[0].limit, 2 * kDeviceFrames / 4);
 }
 
 TEST(BalancerConfig, ParsesGroupsAndRefusesNonsense)

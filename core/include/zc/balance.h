@@ -50,7 +50,12 @@ typedef struct zc_balancer_config {
     zc_balance_group groups[ZC_BALANCE_MAX_GROUPS];
     uint32_t burst;              /* packets per device read (default 64) */
     uint32_t queue_limit;        /* drop mode: buffers one queue may hold (on its ring, in its
-                                    consumer's hands); 0: the pool's frames / (queues + 1) */
+                                    consumer's hands); 0: the buffers the devices can have out
+                                    at once (their budgets summed, at most the pool's frames)
+                                    / (queues + 1), so that however many queues stall the
+                                    devices keep a share (zc:synthetic's budget is its stream,
+                                    4096 buffers by default; the other devices' is the pool),
+                                    at least 1; one given must be at least one burst */
 } zc_balancer_config;
 
 void zc_balancer_config_init(zc_balancer_config* config);
