@@ -58,6 +58,9 @@ over its queues; consumers read queue Q as zc:CLUSTER@Q.
                            0: forever)
       --flows N            zc:synthetic inputs: N flows, each both ways
                            (default 1)
+      --rules FILE         content rules (Hyperscan): drop packets, steer them
+                           to one group, or count them; SIGHUP reloads FILE
+                           (man zc-balance, RULE FILES)
       --pid-file FILE      write the process id to FILE (removed at exit)
       --daemon             run in the background; returns once the cluster,
                            the devices and the control socket are open
@@ -87,6 +90,7 @@ enum OptionId : int {
     kFlows,
     kQueueLimit,
     kPidFile,
+    kRules,
     kDaemon,
     kForeground,
 };
@@ -105,6 +109,7 @@ constexpr option kLongOptions[] = {
     {"flows", required_argument, nullptr, kFlows},
     {"queue-limit", required_argument, nullptr, kQueueLimit},
     {"pid-file", required_argument, nullptr, kPidFile},
+    {"rules", required_argument, nullptr, kRules},
     {"daemon", no_argument, nullptr, kDaemon},
     {"config", required_argument, nullptr, kConfig},
     {"foreground", no_argument, nullptr, kForeground},
@@ -217,6 +222,11 @@ std::string set_option(Options& o, int id, const std::string& value)
         if (value.empty())
             return "a file name";
         o.pid_file = value;
+        return {};
+    case kRules:
+        if (value.empty())
+            return "a rule file's name";
+        o.rules = value;
         return {};
     case kDaemon:
         if (value != "true" && value != "false")

@@ -32,6 +32,7 @@ struct Options {
     std::uint32_t replay_loops = 1;
     std::uint32_t synthetic_flows = 1;
     std::string pid_file;
+    std::string rules; // --rules FILE: content rules, reloaded on SIGHUP
     bool daemon = false;
     // Where each option was set, as an error message names it: "--hash
     // 6tuple" or "FILE:LINE: hash = 6tuple".

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -91,6 +93,33 @@ void print_stats(const zc_balancer_stats& s, const zc_balancer_stats* previous, 
     std::fflush(stdout);
 }
 
+// The rules in force with their hits, after the queue table (nothing
+// without rules).
+void print_rule_stats(zc_balancer* balancer)
+{
+    zc_rules_stats stats{};
+    stats.struct_size = sizeof stats;
+    std::uint32_t rows = 0;
+    if (zc_balancer_get_rule_stats(balancer, &stats, nullptr, 0, &rows) != 0 || stats.generation == 0)
+        return;
+    std::vector<zc_rule_stats> row(stats.rule_count);
+    if (zc_balancer_get_rule_stats(balancer, &stats, row.data(), static_cast<std::uint32_t>(row.size()), &rows) != 0)
+        return;
+    std::printf("rules: %u in force, dropped %llu, scanned %llu, scan errors %llu\n", stats.rule_count,
+                static_cast<unsigned long long>(stats.dropped), static_cast<unsigned long long>(stats.scanned),
+                static_cast<unsigned long long>(stats.scan_errors));
+    std::printf("%10s %6s %8s %10s %14s\n", "rule", "line", "scope", "action", "hits");
+    for (std::uint32_t i = 0; i < rows; ++i) {
+        const zc_rule_stats& x = row[i];
+        char action[32];
+        std::snprintf(action, sizeof action, x.action == ZC_RULE_GROUP ? "%s %u" : "%s",
+                      zc_rule_action_name(x.action), x.group);
+        std::printf("%10u %6u %8s %10s %14llu\n", x.id, x.line, zc_rule_scope_name(x.scope), action,
+                    static_cast<unsigned long long>(x.hits));
+    }
+    std::fflush(stdout);
+}
+
 // Waits until a device may have packets, or a short while: a consumer that
 // hands buffers back wakes nobody yet, so the wait is bounded.
 void idle_wait(const std::vector<zc_device*>& devices, std::vector<pollfd>& fds, unsigned idle_rounds)
@@ -105,6 +134,63 @@ void idle_wait(const std::vector<zc_device*>& devices, std::vector<pollfd>& fds,
     if (::poll(fds.data(), fds.size(), 10) > 0)
         ::usleep(idle_rounds < 1024 ? 10 : 200);
 }
+
+// Loads the rule file (at start, and at each SIGHUP) and says so in one
+// line: how many rules are in force, or why the file was refused. Returns
+// what zc_balancer_load_rules did.
+int load_rules(zc_balancer* balancer, const std::string& path, const char* when)
+{
+    zc_error err{};
+    if (int rc = zc_balancer_load_rules(balancer, path.c_str(), &err); rc != 0) {
+        std::fprintf(stderr, "zc-balance: %s: rules not loaded%s: %s\n", when,
+                     std::strcmp(when, "SIGHUP") == 0 ? ", the previous rules stay in force" : "", err.message);
+        return rc;
+    }
+    zc_rules_stats stats{};
+    stats.struct_size = sizeof stats;
+    std::uint32_t rows = 0;
+    zc_balancer_get_rule_stats(balancer, &stats, nullptr, 0, &rows);
+    std::fprintf(stderr, "zc-balance: %s: %u rules loaded from %s (load %llu)\n", when, stats.rule_count,
+                 path.c_str(), static_cast<unsigned long long>(stats.generation));
+    return 0;
+}
+
+// SIGHUP reloads the rule file in a thread of its own, so that the worker
+// goes on while Hyperscan compiles (milliseconds to seconds): the balancer
+// hands the new rules to the worker at its next burst, and a file that fails
+// leaves the old ones in force. main() blocks SIGHUP before any thread
+// starts, so it arrives only here, through sigtimedwait: no handler, no flag.
+class RuleReloader {
+public:
+    RuleReloader(zc_balancer* balancer, std::string path)
+        : balancer_(balancer), path_(std::move(path)), thread_([this] { run(); })
+    {
+    }
+    ~RuleReloader()
+    {
+        stop_.store(true, std::memory_order_relaxed);
+        thread_.join();
+    }
+    RuleReloader(const RuleReloader&) = delete;
+    RuleReloader& operator=(const RuleReloader&) = delete;
+
+private:
+    void run()
+    {
+        sigset_t hangup;
+        sigemptyset(&hangup);
+        sigaddset(&hangup, SIGHUP);
+        const timespec tick{0, 100'000'000}; // how soon it sees stop_
+        while (!stop_.load(std::memory_order_relaxed))
+            if (sigtimedwait(&hangup, nullptr, &tick) == SIGHUP)
+                load_rules(balancer_, path_, "SIGHUP");
+    }
+
+    zc_balancer* balancer_;
+    std::string path_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_; // last: starts once the rest is set
+};
 
 // Closed in this order: the balancer (and its control socket), the devices
 // (their XDP programs), the cluster, and the pid file last, so that a
@@ -189,6 +275,14 @@ int run(const Options& o, int ready_fd)
         return 1;
     }
 
+    // Content rules: a file that fails stops us here, with its line and why.
+    std::unique_ptr<RuleReloader> reloader; // stops before the balancer closes
+    if (!o.rules.empty()) {
+        if (load_rules(r.balancer, o.rules, "--rules") != 0)
+            return 1;
+        reloader = std::make_unique<RuleReloader>(r.balancer, o.rules);
+    }
+
     // Consumers attach through the control socket; their connection is
     // how we learn that one left (its queue is reclaimed at once).
     if (zc_balancer_listen(r.balancer, &err) != 0) {
@@ -262,6 +356,7 @@ int run(const Options& o, int ready_fd)
             if (t >= next_stats) {
                 zc_balancer_get_stats(r.balancer, stats.get());
                 print_stats(*stats, have_previous ? previous.get() : nullptr, t - last, false);
+                print_rule_stats(r.balancer);
                 std::swap(stats, previous);
                 have_previous = true;
                 last = t;
@@ -271,6 +366,7 @@ int run(const Options& o, int ready_fd)
     }
     zc_balancer_get_stats(r.balancer, stats.get());
     print_stats(*stats, nullptr, 0, true);
+    print_rule_stats(r.balancer);
     return 0;
 }
 
@@ -296,5 +392,14 @@ int main(int argc, char** argv)
     sigaction(SIGTERM, &action, nullptr);
     // A log reader that goes away must not take the cluster down with it.
     std::signal(SIGPIPE, SIG_IGN);
+    if (!options.rules.empty()) {
+        // SIGHUP reloads the rules: blocked here, before any thread starts,
+        // and taken by RuleReloader's thread alone. Without --rules it keeps
+        // its default (the process ends).
+        sigset_t hangup;
+        sigemptyset(&hangup);
+        sigaddset(&hangup, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &hangup, nullptr);
+    }
     return run(options, ready_fd);
 }

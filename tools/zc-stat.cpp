@@ -3,11 +3,13 @@
 // zc-stat — watches a running cluster from outside: per queue what the
 // balancer enqueued and dropped, what sits on the RX ring, what the consumer
 // handed back, and who the consumer is; plus the pool's free count and the
-// owner. A table every interval, or one Prometheus scrape. See zc-stat(1).
+// owner; with content rules (zc-balance --rules), each rule's hits and the
+// packets rules dropped. A table every interval, or one Prometheus scrape.
+// See zc-stat(1).
 //
 // Read-only use: zc-stat attaches like a consumer but claims no queue and
 // writes nothing to the region; it reads the counters with
-// zc_queue_get_stats.
+// zc_queue_get_stats and zc_cluster_get_rule_stats.
 
 #include <getopt.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <string>
 #include <vector>
 
 #include "zc/zc.h"
@@ -36,7 +39,7 @@ constexpr const char* kUsage = R"(Usage: zc-stat -c CLUSTER [options]
 Show the counters of a running cluster: per queue, the frames the balancer
 enqueued and dropped, the RX ring's occupancy, the buffers returned, the bad
 returns, the consumer's pid and the enqueue rate; the pool's free buffers and
-the owner's pid.
+the owner's pid; with content rules (zc-balance --rules), each rule's hits.
 
   -c, --cluster ID        the cluster to watch (a number)
   -i, --interval SECONDS  time between samples (default 1)
@@ -158,7 +161,12 @@ struct Sample {
     zc_cluster_info info{};
     std::uint32_t pool_free = 0;
     std::vector<QueueSample> queues;
+    zc_rules_stats rules{};          // rules.generation 0: no rules loaded
+    std::vector<zc_rule_stats> rule; // the region's rows, file order
 };
+
+// The region holds at most this many rule rows (the owner's table).
+constexpr std::uint32_t kRuleRows = 1024;
 
 double now_seconds()
 {
@@ -190,7 +198,51 @@ Sample take_sample(const Cluster& cluster)
         x.consumer_alive = x.consumer_pid > 0 && (kill(x.consumer_pid, 0) == 0 || errno != ESRCH);
         x.occupancy = stats.occupancy;
     }
+    s.rules.struct_size = sizeof s.rules;
+    s.rule.resize(kRuleRows);
+    std::uint32_t rows = 0;
+    if (zc_cluster_get_rule_stats(cluster.get(), &s.rules, s.rule.data(), kRuleRows, &rows) != 0) {
+        s.rules = zc_rules_stats{}; // the owner kept rewriting the table: no rules this sample
+        rows = 0;
+    }
+    s.rule.resize(rows);
     return s;
+}
+
+// "group 2", "drop", "tag".
+std::string action_text(const zc_rule_stats& r)
+{
+    std::string text = zc_rule_action_name(r.action);
+    if (r.action == ZC_RULE_GROUP)
+        text += " " + std::to_string(r.group);
+    return text;
+}
+
+// Each rule's hits (and their rate), after the queue table.
+void print_rules(const Sample& s, const Sample* previous, double seconds)
+{
+    if (s.rules.generation == 0)
+        return;
+    std::printf("rules: %u in force (load %" PRIu64 "), dropped %" PRIu64 ", scanned %" PRIu64 ", scan errors %" PRIu64
+                "\n",
+                s.rules.rule_count, s.rules.generation, s.rules.dropped, s.rules.scanned, s.rules.scan_errors);
+    std::printf("%10s %6s %8s %10s %14s %12s\n", "rule", "line", "scope", "action", "hits", "rate/s");
+    for (std::size_t i = 0; i < s.rule.size(); ++i) {
+        const zc_rule_stats& r = s.rule[i];
+        char rate[32] = "-";
+        // The same rule id in the previous sample (a reload may move rows).
+        if (previous && seconds > 0)
+            for (const zc_rule_stats& p : previous->rule)
+                if (p.id == r.id && p.hits <= r.hits) {
+                    std::snprintf(rate, sizeof rate, "%.0f", static_cast<double>(r.hits - p.hits) / seconds);
+                    break;
+                }
+        std::printf("%10u %6u %8s %10s %14" PRIu64 " %12s\n", r.id, r.line, zc_rule_scope_name(r.scope),
+                    action_text(r).c_str(), r.hits, rate);
+    }
+    if (s.rules.rule_count > s.rule.size())
+        std::printf("(%zu more rules: the region holds the first %zu)\n", s.rules.rule_count - s.rule.size(),
+                    s.rule.size());
 }
 
 const char* state_name(std::uint32_t state)
@@ -224,6 +276,7 @@ void print_table(const Sample& s, const Sample* previous)
         std::printf("%6u %14" PRIu64 " %12" PRIu64 " %10u %14" PRIu64 " %12" PRIu64 " %8" PRIu64 " %16s %12s\n", q,
                     x.enqueued, x.dropped_full, x.occupancy, x.returned, x.bad_return, x.cut_off, consumer, rate);
     }
+    print_rules(s, previous, seconds);
     std::fflush(stdout);
 }
 
@@ -237,9 +290,10 @@ void prometheus_queue_family(const Sample& s, const char* name, const char* type
                     static_cast<std::uint64_t>(value(s.queues[q])));
 }
 
-void prometheus_cluster_metric(const Sample& s, const char* name, const char* help, std::int64_t value)
+void prometheus_cluster_metric(const Sample& s, const char* name, const char* help, std::int64_t value,
+                               const char* type = "gauge")
 {
-    std::printf("# HELP %s %s\n# TYPE %s gauge\n%s{cluster=\"%u\"} %" PRId64 "\n", name, help, name, name,
+    std::printf("# HELP %s %s\n# TYPE %s %s\n%s{cluster=\"%u\"} %" PRId64 "\n", name, help, name, type, name,
                 s.info.id, value);
 }
 
@@ -273,6 +327,26 @@ void print_prometheus(const Sample& s)
     prometheus_queue_family(s, "zc_queue_consumer_pid", "gauge",
                             "Process id of the queue's consumer, 0 when nobody holds it.",
                             [](const QueueSample& x) { return x.consumer_pid > 0 ? x.consumer_pid : 0; });
+    if (s.rules.generation > 0) {
+        prometheus_cluster_metric(s, "zc_rules_loads", "Rule files loaded (zc-balance --rules, SIGHUP).",
+                                  static_cast<std::int64_t>(s.rules.generation));
+        prometheus_cluster_metric(s, "zc_rules_in_force", "Rules in force.", s.rules.rule_count);
+        prometheus_cluster_metric(s, "zc_rules_dropped_total", "Packets no group got because a rule said drop.",
+                                  static_cast<std::int64_t>(s.rules.dropped), "counter");
+        prometheus_cluster_metric(s, "zc_rules_scanned_total", "Packets scanned with rules in force.",
+                                  static_cast<std::int64_t>(s.rules.scanned), "counter");
+        std::printf("# HELP zc_rule_hits_total Packets a rule matched (drop and group rules: when they decided).\n"
+                    "# TYPE zc_rule_hits_total counter\n");
+        for (const zc_rule_stats& r : s.rule) {
+            // A group rule's group in a label of its own, so that action
+            // takes three values.
+            char group[32] = "";
+            if (r.action == ZC_RULE_GROUP)
+                std::snprintf(group, sizeof group, ",group=\"%u\"", r.group);
+            std::printf("zc_rule_hits_total{cluster=\"%u\",rule=\"%u\",action=\"%s\"%s,scope=\"%s\"} %" PRIu64 "\n",
+                        s.info.id, r.id, zc_rule_action_name(r.action), group, zc_rule_scope_name(r.scope), r.hits);
+        }
+    }
     std::fflush(stdout);
 }
 

@@ -46,6 +46,7 @@ struct zc_cluster {
 
     zc::RegionHeader* header = nullptr;
     zc::QueueInfo* queues = nullptr;
+    zc::RuleTable* rules = nullptr; // content-rule hits (layout.hpp), written by the owner
     std::byte* pool = nullptr;
     // Each queue's consumer side: in the region, in a memory file of its own
     // (mappings[q]), or not mapped (nullptr: a consumer sees its own queue's).

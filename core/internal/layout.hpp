@@ -12,6 +12,8 @@
 //
 //   offset 0            RegionHeader (one page)
 //   queue_table_offset  QueueInfo[queue_count]   owner's counters per queue
+//   rule_table_offset   RuleTable                content-rule hits: a header
+//                                                and kRuleRows rows (owner)
 //   queue_side_offset   QueueSide[queue_count]   consumer sides, used only by
 //                                                owners without a socket
 //   pool_offset         frame_count frames       the packet pool = AF_XDP UMEM,
@@ -98,6 +100,10 @@ struct RegionHeader {
     std::uint32_t reserved2;
     std::uint64_t bad_index;   // releases naming no buffer of this pool
     std::uint64_t double_free; // releases of a buffer with no reference left
+
+    // Content rules (RuleTable, below): where their table is. Here, not
+    // with the other offsets, so that the fields above keep their places.
+    std::uint64_t rule_table_offset;
 };
 
 static_assert(std::is_standard_layout_v<RegionHeader>);
@@ -108,6 +114,7 @@ static_assert(offsetof(RegionHeader, total_size) == 16);
 static_assert(offsetof(RegionHeader, frame_size) == 56);
 static_assert(offsetof(RegionHeader, queue_count) == 104);
 static_assert(offsetof(RegionHeader, free_count) == 128);
+static_assert(offsetof(RegionHeader, rule_table_offset) == 152);
 static_assert(sizeof(RegionHeader) == 192);
 static_assert(sizeof(RegionHeader) <= kHeaderBytes);
 
@@ -137,6 +144,57 @@ static_assert(offsetof(QueueInfo, cut_off) == 24);
 static_assert(offsetof(QueueInfo, consumer_pid) == 32);
 static_assert(offsetof(QueueInfo, received) == 64);
 static_assert(sizeof(QueueInfo) == 128);
+
+// Content rules (zc_balancer_load_rules): the hits of each rule in force,
+// for readers of the region (zc-stat), in a table of fixed size written by
+// the owner alone, on its control path (zc_balancer_control), never per
+// packet. Why here and not over the control socket: a reader needs only
+// the read-only region it already maps — no request for the owner to parse
+// from an untrusted peer, nothing a stalled reader holds up, and a scrape
+// that costs the owner nothing. The price: kRuleRows rows, the first rules
+// of the file in its order; a longer file's further rules are counted in
+// rule_count and have no row (zc_balancer_get_rule_stats has them all).
+//
+// The rows change together at a reload, so the table is a sequence lock:
+//   owner:  sequence = s+1 (relaxed); release fence;       /* A, matches D */
+//           header fields and rows (relaxed stores);
+//           sequence = s+2 (release)                        /* B, matches C */
+//   reader: s1 = sequence (acquire);                        /* C, matches B */
+//           fields and rows (relaxed loads); acquire fence; /* D, matches A */
+//           s2 = sequence (relaxed); a copy is whole when s1 == s2, even.
+// A reader retries a bounded number of times (the owner writes for
+// microseconds every few milliseconds) and says -EAGAIN after that.
+inline constexpr std::uint32_t kRuleRows = 1024;
+
+struct RuleRow {
+    std::uint32_t id;
+    std::uint32_t line;   // in the rule file, 1-based
+    std::uint32_t action; // zc_rule_action
+    std::uint32_t group;  // ZC_RULE_GROUP only
+    std::uint32_t scope;  // zc_rule_scope
+    std::uint32_t reserved;
+    std::uint64_t hits;   // summed over the balancer's matchers
+};
+
+struct RuleTable {
+    std::uint32_t sequence;   // odd while the owner writes
+    std::uint32_t rows;       // rows in use, at most kRuleRows
+    std::uint32_t rule_count; // rules in force (more than rows when the file is longer)
+    std::uint32_t reserved;
+    std::uint64_t generation;  // successful loads; 0: no rules
+    std::uint64_t dropped;     // packets no group got because a rule said drop
+    std::uint64_t scanned;     // packets scanned with rules in force
+    std::uint64_t scan_errors; // scans Hyperscan failed (those packets passed)
+    std::uint64_t reserved2[2];
+    RuleRow row[kRuleRows];
+};
+
+static_assert(std::is_standard_layout_v<RuleTable>);
+static_assert(std::is_trivially_copyable_v<RuleTable>);
+static_assert(sizeof(RuleRow) == 32);
+static_assert(offsetof(RuleTable, generation) == 16);
+static_assert(offsetof(RuleTable, row) == 64);
+static_assert(sizeof(RuleTable) == 64 + 32 * kRuleRows);
 
 // What the consumer of one queue writes (and the owner reads, checked): its
 // counters and sleep flag, then the queue's RX ring (worker -> consumer) and

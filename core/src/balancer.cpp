@@ -17,10 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
+
 #include "balancer.hpp"
 #include "internal/driver.hpp"
 #include "internal/error.hpp"
 #include "internal/shared_counter.hpp"
+#include "rules_table.hpp"
 
 using namespace zc;
 
@@ -30,6 +33,9 @@ constexpr std::uint32_t kDefaultBurst = 64;
 constexpr std::uint32_t kMaxBurst = 1024;
 constexpr std::uint32_t kMaxQueues = 1024; // as the cluster
 constexpr std::uint32_t kGoingHomeBatch = 256;
+// The region's rule table is rewritten at most this often, and at once
+// after a load (zc_balancer_control).
+constexpr std::uint64_t kRulePublishNs = 100'000'000;
 
 } // namespace
 
@@ -176,6 +182,13 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
         b->going_home_count.assign(device_count, 0);
         b->device_ended.assign(device_count, 0);
         b->queues.resize(queue_count);
+        b->rule_engine = std::make_unique<rules::RuleEngine>(b->group_count);
+        // No rules yet: a matcher needs no Hyperscan until they come.
+        b->matcher = b->rule_engine->add_matcher(err);
+        if (!b->matcher) { // err says why
+            delete b;
+            return -ENOMEM;
+        }
         for (std::uint32_t g = 0; g < b->group_count; ++g)
             for (std::uint32_t i = 0; i < b->groups[g].size; ++i) {
                 std::uint32_t q = b->groups[g].base + i;
@@ -371,6 +384,73 @@ void zc_balancer::publish_consumer_view() noexcept
     }
 }
 
+// The rules in force with their hits, and the totals. Control path.
+void zc_balancer::rule_snapshot(zc_rules_stats* totals, std::vector<rules::RuleHits>* rows)
+{
+    *rows = rule_engine->snapshot();
+    *totals = zc_rules_stats{};
+    totals->struct_size = sizeof *totals;
+    totals->rule_count = static_cast<std::uint32_t>(rows->size());
+    totals->generation = rule_engine->generation();
+    totals->dropped = rules_dropped.get();
+    totals->scanned = matcher->scanned();
+    totals->scan_errors = matcher->scan_errors();
+}
+
+// The region's rule table (layout.hpp, RuleTable), for zc-stat: rewritten
+// at once after a load, else every kRulePublishNs while rules are in force.
+void zc_balancer::publish_rules()
+{
+    if (rule_matcher.load(std::memory_order_relaxed) == nullptr)
+        return; // no rules loaded: the table stays empty
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    const std::uint64_t ns = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
+    const std::uint64_t generation = rule_engine->generation();
+    if (generation == rules_published_generation && ns - rules_published_ns < kRulePublishNs)
+        return;
+    zc_rules_stats totals{};
+    std::vector<rules::RuleHits> rows;
+    rule_snapshot(&totals, &rows);
+    publish_rule_table(*cluster->rules, rows, totals);
+    rules_published_generation = totals.generation;
+    rules_published_ns = ns;
+}
+
+extern "C" int zc_balancer_load_rules(zc_balancer* b, const char* path, zc_error* err)
+{
+    if (!b || !path)
+        return fail(err, -EINVAL, "rules: balancer and path must not be NULL");
+    try {
+        if (int rc = b->rule_engine->load_file(path, err); rc != 0)
+            return rc;
+    } catch (const std::bad_alloc&) {
+        return fail(err, -ENOMEM, "%s: out of memory for the rules", path);
+    }
+    // Release, matches the acquire in poll(): from its next round the poll
+    // loop asks the matcher, which takes the rules up at its next burst.
+    b->rule_matcher.store(b->matcher, std::memory_order_release);
+    return 0;
+}
+
+extern "C" int zc_balancer_get_rule_stats(zc_balancer* b, zc_rules_stats* stats, zc_rule_stats* rows,
+                                          std::uint32_t max, std::uint32_t* row_count)
+{
+    if (!b || !stats || stats->struct_size != sizeof *stats || (max > 0 && !rows) || !row_count)
+        return -EINVAL;
+    std::vector<rules::RuleHits> hits;
+    try {
+        b->rule_snapshot(stats, &hits);
+    } catch (const std::bad_alloc&) {
+        return -ENOMEM;
+    }
+    const std::uint32_t n = hits.size() < max ? static_cast<std::uint32_t>(hits.size()) : max;
+    for (std::uint32_t i = 0; i < n; ++i)
+        rows[i] = rule_stats_of(hits[i]);
+    *row_count = n;
+    return 0;
+}
+
 extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* events, std::uint32_t max)
 {
     if (!b)
@@ -378,6 +458,7 @@ extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* 
     std::vector<zc::control::Event> happened;
     try {
         b->publish_consumer_view();
+        b->publish_rules();
         // Queues whose consumer broke the protocol: cut off — before the
         // socket is serviced, so that a consumer that broke its queue and
         // then closed is counted and reported as cut off, not as gone.

@@ -37,12 +37,15 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "internal/cluster.hpp"
 #include "internal/control_socket.hpp"
+#include "internal/counter.hpp"
+#include "rules.hpp"
 #include "zc/balance.h"
 #include "zc/device.h"
 #include "zc/ring.hpp"
@@ -112,6 +115,19 @@ struct zc_balancer final : zc::control::QueueOwner {
     std::uint64_t received_count = 0;
     std::uint64_t dropped_everywhere = 0; // packets no queue took
 
+    // Content rules (rules.hpp). The engine and the poll loop's matcher are
+    // made with the balancer; the poll loop sees the matcher only once a
+    // rule file has loaded (rule_matcher: release by zc_balancer_load_rules,
+    // acquire once per poll round), so that without rules it costs one
+    // predictable branch per packet. A packet a rule drops counts in
+    // rules_dropped and in dropped_everywhere (no queue took it).
+    std::unique_ptr<zc::rules::RuleEngine> rule_engine;
+    zc::rules::Matcher* matcher = nullptr;
+    std::atomic<zc::rules::Matcher*> rule_matcher{nullptr};
+    zc::Counter rules_dropped;
+    std::uint64_t rules_published_generation = 0; // the generation last put in the region's table
+    std::uint64_t rules_published_ns = 0;         // and when (CLOCK_MONOTONIC_COARSE)
+
     std::uint32_t broken_count = 0; // queues marked broken, not yet cut off
     bool closing = false;           // zc_balancer_close: reclaim without renewing sides
 
@@ -129,6 +145,8 @@ struct zc_balancer final : zc::control::QueueOwner {
     std::uint32_t reclaim(std::uint32_t queue) noexcept; // returns the buffers reclaimed
     void bind_queue(std::uint32_t queue, std::uint32_t rx_start, std::uint32_t return_start) noexcept;
     void publish_consumer_view() noexcept;
+    void rule_snapshot(zc_rules_stats* totals, std::vector<zc::rules::RuleHits>* rows);
+    void publish_rules();
     zc::control::Server control;
     int region_read_fd = -1;   // the region, read-only, for consumers (listen)
     std::vector<std::array<int, 2>> wake_fds; // per queue, the wake-up pipe's read and write ends, fresh for every grant

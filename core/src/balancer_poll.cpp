@@ -202,6 +202,9 @@ std::uint32_t zc_balancer::poll() noexcept
     const std::uint32_t device_count = static_cast<std::uint32_t>(devices.size());
     const std::uint64_t dropped_before = dropped_everywhere;
     std::uint32_t total = 0;
+    // Content rules: null until a rule file loads (acquire, matches the
+    // release in zc_balancer_load_rules).
+    rules::Matcher* const rule_matcher_now = rule_matcher.load(std::memory_order_acquire);
 
     for (std::uint32_t visited = 0; visited < device_count; ++visited) {
         const std::uint32_t d = next_device;
@@ -213,6 +216,8 @@ std::uint32_t zc_balancer::poll() noexcept
             device_ended[d] = 1;
             continue;
         }
+        if (rule_matcher_now) // takes up a reload, if one came
+            rule_matcher_now->begin_burst();
         // The hash reads each packet's first bytes and the metadata write
         // touches its frame's first line: ask for both a few packets ahead.
         for (std::uint32_t i = 0; i < n && i < kPrefetchAhead; ++i)
@@ -233,18 +238,37 @@ std::uint32_t zc_balancer::poll() noexcept
             origin.device_queue = packet.queue;
             origin.device = static_cast<std::uint8_t>(d);
 
+            // Content rules (rules.hpp): drop (no group), steer (one group)
+            // or pass (every group). Groups [first_group, end_group) get it.
+            std::uint32_t first_group = 0;
+            std::uint32_t end_group = refs_per_packet;
+            if (rule_matcher_now) {
+                const rules::Verdict verdict = rule_matcher_now->match(packet.data, packet.caplen);
+                if (verdict.kind == rules::VerdictKind::Drop) {
+                    cluster->states[buffer].refcount = 1;
+                    drop_reference(buffer); // its only reference: home
+                    rules_dropped.add(1);
+                    ++dropped_everywhere;
+                    continue;
+                }
+                if (verdict.kind == rules::VerdictKind::Steer) {
+                    first_group = verdict.group;
+                    end_group = verdict.group + 1;
+                }
+            }
+
             // One reference per group; a group whose queue is at its limit
             // gives its reference back here, one whose queue is full (drop
             // mode) in flush().
             BufferState& state = cluster->states[buffer];
-            state.refcount = refs_per_packet;
+            state.refcount = end_group - first_group;
             const zc_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
                                packet.caplen, 0};
-            for (std::uint32_t g = 0; g < group_count; ++g) {
+            for (std::uint32_t g = first_group; g < end_group; ++g) {
                 const BalancerGroup& group = groups[g];
                 const std::uint32_t q = group.base + (group.size == 1 ? 0 : hash % group.size);
                 BalancerQueue& queue = queues[q];
-                if (g == 0)
+                if (g == first_group)
                     set_owner(*cluster, buffer, ZC_OWNER(ZC_OWNER_QUEUE, q));
                 if (queue.outstanding + queue.staged >= queue.limit) [[unlikely]] {
                     ++queue.dropped;

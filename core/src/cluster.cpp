@@ -56,6 +56,7 @@ std::uint32_t load_state(const RegionHeader& header)
 
 struct Layout {
     std::uint64_t queue_table_offset;
+    std::uint64_t rule_table_offset;
     std::uint64_t queue_side_offset;
     std::uint64_t queue_side_bytes;
     std::uint64_t pool_offset;
@@ -68,7 +69,8 @@ Layout compute_layout(std::uint32_t frame_size, std::uint32_t frame_count, std::
 {
     Layout l{};
     l.queue_table_offset = kHeaderBytes;
-    l.queue_side_offset = align_up(l.queue_table_offset + std::uint64_t{queue_count} * sizeof(QueueInfo), kCacheLine);
+    l.rule_table_offset = align_up(l.queue_table_offset + std::uint64_t{queue_count} * sizeof(QueueInfo), kCacheLine);
+    l.queue_side_offset = align_up(l.rule_table_offset + sizeof(RuleTable), kCacheLine);
     l.queue_side_bytes = side_bytes(queue_slots);
     l.pool_offset = align_up(l.queue_side_offset + std::uint64_t{queue_count} * l.queue_side_bytes, page);
     l.pool_bytes = std::uint64_t{frame_count} * frame_size;
@@ -81,6 +83,7 @@ Layout compute_layout(std::uint32_t frame_size, std::uint32_t frame_count, std::
 int bind_view(zc_cluster& c, const RegionHeader& h) noexcept
 {
     c.queues = reinterpret_cast<QueueInfo*>(c.base + h.queue_table_offset);
+    c.rules = reinterpret_cast<RuleTable*>(c.base + h.rule_table_offset);
     c.pool = c.base + h.pool_offset;
     c.frame_size = h.frame_size;
     c.frame_shift = static_cast<std::uint32_t>(__builtin_ctz(h.frame_size));
@@ -412,6 +415,7 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
     header->queue_count = config.queue_count;
     header->queue_slots = config.queue_slots;
     header->queue_table_offset = layout.queue_table_offset;
+    header->rule_table_offset = layout.rule_table_offset;
     cluster->header = header;
     try {
         // Every buffer starts free; the free list pops from the top, so push
@@ -432,6 +436,7 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
         new (&cluster->queues[q]) QueueInfo{};
         init_side(cluster->sides[q], config.queue_slots);
     }
+    new (cluster->rules) RuleTable{};
     std::atomic_ref<std::uint32_t>(header->state)
         .store(static_cast<std::uint32_t>(RegionState::Running), std::memory_order_release);
 
@@ -479,8 +484,8 @@ int validate_header(const RegionHeader& h, std::uint64_t file_size, std::uint32_
     if (h.queue_slots > (1u << 24))
         return corrupt("queue slots");
     Layout expect = compute_layout(h.frame_size, h.frame_count, h.queue_count, h.queue_slots, 4096);
-    if (h.queue_table_offset != expect.queue_table_offset || h.queue_side_offset != expect.queue_side_offset ||
-        h.queue_side_bytes != expect.queue_side_bytes)
+    if (h.queue_table_offset != expect.queue_table_offset || h.rule_table_offset != expect.rule_table_offset ||
+        h.queue_side_offset != expect.queue_side_offset || h.queue_side_bytes != expect.queue_side_bytes)
         return corrupt("table offsets");
     if (h.pool_offset < expect.pool_offset || h.pool_offset % 4096 != 0 || h.pool_bytes != expect.pool_bytes ||
         h.pool_offset + h.pool_bytes > h.total_size)

@@ -9,6 +9,8 @@
  * where the NIC put them. For each packet the balancer picks one queue in
  * every group (hash % group size, or round-robin), gives the buffer one
  * reference per group, and puts a descriptor on each chosen queue's RX ring.
+ * Content rules (zc_balancer_load_rules) may drop a packet before any group
+ * gets it, or give it to one group only.
  * Consumers hand descriptors back on their queue's return ring; the balancer
  * checks each (range, and that this queue holds that buffer: anything else is
  * counted and ignored) and gives a buffer back to its device on the last
@@ -111,6 +113,26 @@ typedef struct zc_balancer_stats {
 int zc_balancer_get_stats(const zc_balancer* balancer, zc_balancer_stats* stats);
 
 
+/* Content rules (man zc-balance, RULE FILES): reads, parses and compiles the
+ * rule file at `path` (Hyperscan, block mode), then hands it to the poll
+ * loop, which takes it up at its next burst: a packet a rule drops goes to
+ * no group, one a rule steers goes only to that group, any other to every
+ * group as without rules. The first call loads, later ones reload; the
+ * counters of a rule id carry over. On any error the rules in force stay
+ * and *err says "FILE:LINE: rule ID: why" (Hyperscan's own message for an
+ * expression it refuses); -ENOTSUP when libzc was built without Hyperscan
+ * or the CPU lacks what it needs. Control path: any thread, one call at a
+ * time or several (they are serialised), compiling takes milliseconds to
+ * seconds while the poll loop goes on. */
+int zc_balancer_load_rules(zc_balancer* balancer, const char* path, zc_error* err);
+
+/* The rules in force with their hits, live (zc_cluster_get_rule_stats reads
+ * the copy published in the region): *stats, up to `max` rows in file order
+ * in `rows`, and the rules in force in stats->rule_count (*row_count says
+ * how many rows were written). 0 or -EINVAL. Control path, any thread. */
+int zc_balancer_get_rule_stats(zc_balancer* balancer, zc_rules_stats* stats, zc_rule_stats* rows, uint32_t max,
+                               uint32_t* row_count);
+
 /* The owner's control socket, /run/zc/cluster-<id>.sock (SOCK_SEQPACKET, mode
  * 0660, the region file's group): consumers (zc:CLUSTER@QUEUE) attach through
  * it, and the connection is their liveness signal. Creates /run/zc when
@@ -139,6 +161,8 @@ typedef struct zc_balancer_event {
  * of every consumer whose connection closed. Cuts off the consumer of every
  * queue marked broken (it wrote impossible ring indices): closes its
  * connection (without a socket: resets its rings), reclaims, counts it.
+ * With rules loaded, copies their hits into the region (for
+ * zc_cluster_get_rule_stats) at once after a load, else every 100 ms.
  * Call it from the thread that polls, every few milliseconds (never per
  * packet), with or without a socket. Up to `max` events go to `events`;
  * returns how many (further ones are not reported). */

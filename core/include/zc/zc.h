@@ -38,7 +38,7 @@ extern "C" {
 /* Bumped when a function or struct of this header changes incompatibly. */
 #define ZC_API_VERSION 1
 /* Bumped when the shared region's layout changes. */
-#define ZC_LAYOUT_VERSION 3
+#define ZC_LAYOUT_VERSION 4
 
 /* The API version the library was built with (compare to ZC_API_VERSION). */
 unsigned zc_api_version(void);
@@ -255,6 +255,51 @@ typedef struct zc_queue_stats {
 } zc_queue_stats;
 
 int zc_queue_get_stats(const zc_cluster* cluster, uint32_t queue, zc_queue_stats* stats);
+
+/* Content rules (zc_balancer_load_rules, zc-balance --rules): what each rule
+ * in force does and how many packets it matched. */
+typedef enum zc_rule_action {
+    ZC_RULE_DROP = 0,  /* no group gets the packet */
+    ZC_RULE_GROUP = 1, /* only group `group` gets it */
+    ZC_RULE_TAG = 2,   /* counted only */
+} zc_rule_action;
+
+typedef enum zc_rule_scope {
+    ZC_RULE_SCOPE_PAYLOAD = 0, /* the bytes after the outer L4 header */
+    ZC_RULE_SCOPE_FRAME = 1,   /* the whole frame */
+} zc_rule_scope;
+
+typedef struct zc_rule_stats {
+    uint32_t id;     /* the rule's id in its file */
+    uint32_t line;   /* its line in the file, 1-based */
+    uint32_t action; /* zc_rule_action */
+    uint32_t group;  /* ZC_RULE_GROUP: the group it steers to */
+    uint32_t scope;  /* zc_rule_scope */
+    uint32_t reserved;
+    uint64_t hits;   /* packets it matched: a drop or group rule only when it decided, a tag rule always */
+} zc_rule_stats;
+
+typedef struct zc_rules_stats {
+    uint32_t struct_size; /* sizeof(zc_rules_stats) */
+    uint32_t rule_count;  /* rules in force */
+    uint64_t generation;  /* rule files loaded so far; 0: no rules */
+    uint64_t dropped;     /* packets no group got because a rule said drop */
+    uint64_t scanned;     /* packets scanned with rules in force */
+    uint64_t scan_errors; /* scans Hyperscan failed (those packets passed) */
+} zc_rules_stats;
+
+/* "drop", "group", "tag"; "payload", "frame" ("?" for anything else). */
+const char* zc_rule_action_name(uint32_t action);
+const char* zc_rule_scope_name(uint32_t scope);
+
+/* The rule counters of a cluster as its owner last published them (every
+ * 100 ms and after each load, zc_balancer_control), read from any process attached
+ * to it (zc-stat): *stats, and up to `max` rows (the rules in file order;
+ * the region holds the first 1024) in `rows`, their number in *row_count.
+ * 0, -EINVAL, or -EAGAIN when no whole copy could be read (the owner kept
+ * rewriting the table): try again. Control path. */
+int zc_cluster_get_rule_stats(const zc_cluster* cluster, zc_rules_stats* stats, zc_rule_stats* rows, uint32_t max,
+                              uint32_t* row_count);
 
 /* For inline access from C++ (zc/ring.hpp): the shared memory of one ring
  * of a queue, to wrap in zc::RingProducer / zc::RingConsumer. NULL for a
