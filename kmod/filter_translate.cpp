@@ -498,6 +498,18 @@ bool emit_instruction(Emitter& e, const sock_filter& insn, std::size_t at, std::
 
 // The exits: "match" and "no match" set r0; with a counter map both go
 // through the counter update.
+// r0 = bpf_map_lookup_elem(map, &this packet's RX queue), through the
+// stack slot kCounterKey. The call takes r1 to r5.
+void emit_queue_lookup(Emitter& e, int map_fd)
+{
+    e.load(BPF_W, R1, kContext, offsetof(xdp_md, rx_queue_index));
+    e.store(BPF_W, R10, kCounterKey, R1);
+    e.mov64(R2, R10);
+    e.add64(R2, kCounterKey);
+    e.map_fd(R1, map_fd);
+    e.call(BPF_FUNC_map_lookup_elem);
+}
+
 void emit_exits(Emitter& e, const TranslateOptions& options)
 {
     const bool counters = options.counter_map_fd >= 0;
@@ -512,16 +524,21 @@ void emit_exits(Emitter& e, const TranslateOptions& options)
         } else {
             e.mov32(R0, static_cast<std::int32_t>(options.match_verdict));
         }
-        if (!counters)
+        if (!counters) {
             e.exit();
-        else if (no_match)
-            e.jump_always(Label::Tail);
+        } else {
+            e.mov32(kX, 0); // not refused by the filter (the tail counts it)
+            if (no_match)
+                e.jump_always(Label::Tail);
+        }
     }
     if (no_match) {
         e.place(Label::NoMatch);
         e.mov32(R0, static_cast<std::int32_t>(options.no_match_verdict));
         if (!counters)
             e.exit();
+        else
+            e.mov32(kX, 1); // refused by the filter
     }
     if (!counters)
         return;
@@ -529,21 +546,19 @@ void emit_exits(Emitter& e, const TranslateOptions& options)
     // As zc_redirect: packets always, then redirected or passed.
     e.place(Label::Tail);
     e.mov64(kA, R0); // the verdict; A is no longer needed
-    e.load(BPF_W, R1, kContext, offsetof(xdp_md, rx_queue_index));
-    e.store(BPF_W, R10, kCounterKey, R1);
-    e.mov64(R2, R10);
-    e.add64(R2, kCounterKey);
-    e.map_fd(R1, options.counter_map_fd);
-    e.call(BPF_FUNC_map_lookup_elem);
+    emit_queue_lookup(e, options.counter_map_fd);
     auto bump = [&](int field) {
         e.load(BPF_DW, R1, R0, static_cast<std::int16_t>(field));
         e.add64(R1, 1);
         e.store(BPF_DW, R0, static_cast<std::int16_t>(field), R1);
     };
-    e.add(BPF_JMP | BPF_JEQ | BPF_K, R0, R0, 11, 0); // no entry for this queue: to the exit
+    // X says whether the filter refused the packet (set by the exits).
+    e.add(BPF_JMP | BPF_JEQ | BPF_K, R0, R0, 15, 0); // no entry for this queue: to the exit
     bump(offsetof(zc_xdp_counters, packets));
-    e.add(BPF_JMP | BPF_JEQ | BPF_K, kA, R0, 4, XDP_REDIRECT);
+    e.add(BPF_JMP | BPF_JEQ | BPF_K, kA, R0, 8, XDP_REDIRECT);
     bump(offsetof(zc_xdp_counters, passed));
+    e.add(BPF_JMP | BPF_JEQ | BPF_K, kX, R0, 7, 0);
+    bump(offsetof(zc_xdp_counters, filtered));
     e.add(BPF_JMP | BPF_JA, R0, R0, 3, 0);
     bump(offsetof(zc_xdp_counters, redirected));
     e.mov64(R0, kA);
@@ -598,6 +613,15 @@ bool translate(const sock_filter* insns, std::size_t count, const TranslateOptio
     e.load(BPF_W, kData, R1, offsetof(xdp_md, data));
     e.load(BPF_W, kDataEnd, R1, offsetof(xdp_md, data_end));
     e.mov64(kContext, R1);
+    if (options.on_match == MatchAction::RedirectToSocket) {
+        // Only queues with a socket are filtered: a packet of any other
+        // queue goes to "match", where bpf_redirect_map passes it (as
+        // zc_redirect does), whatever the no-match verdict.
+        emit_queue_lookup(e, options.socket_map_fd);
+        e.jump(BPF_JMP | BPF_JEQ | BPF_K, R0, R0, 0, Label::Match);
+        e.load(BPF_W, kData, kContext, offsetof(xdp_md, data)); // the call took r2 and r3
+        e.load(BPF_W, kDataEnd, kContext, offsetof(xdp_md, data_end));
+    }
     e.mov32(kA, 0);
     e.mov32(kX, 0);
     if (uses_length) {
@@ -622,7 +646,9 @@ int load_xdp_program(const std::vector<bpf_insn>& program, const char* name, std
 {
     char short_name[16] = {};
     std::snprintf(short_name, sizeof short_name, "%s", name ? name : "zc_filter");
-    LIBBPF_OPTS(bpf_prog_load_opts, quiet);
+    // Attach type BPF_XDP, as libbpf gives SEC("xdp") programs: a bpf_link
+    // takes a new program only of its own program's attach type.
+    LIBBPF_OPTS(bpf_prog_load_opts, quiet, .expected_attach_type = BPF_XDP);
     int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, short_name, "Dual BSD/GPL", program.data(), program.size(), &quiet);
     if (fd >= 0)
         return fd;
@@ -635,7 +661,7 @@ int load_xdp_program(const std::vector<bpf_insn>& program, const char* name, std
     // Again with the verifier's log, for the sentence. The kernel keeps the
     // log's end when it does not fit, and the end is what says why.
     std::vector<char> log(256 * 1024);
-    LIBBPF_OPTS(bpf_prog_load_opts, verbose, .log_level = 1, .log_size = static_cast<__u32>(log.size()),
+    LIBBPF_OPTS(bpf_prog_load_opts, verbose, .expected_attach_type = BPF_XDP, .log_level = 1, .log_size = static_cast<__u32>(log.size()),
                 .log_buf = log.data());
     fd = bpf_prog_load(BPF_PROG_TYPE_XDP, short_name, "Dual BSD/GPL", program.data(), program.size(), &verbose);
     if (fd >= 0) // loads with a log, not without: take it

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdarg>
@@ -163,10 +164,8 @@ bool deliver(Handle& handle, const zc_packet& packet, pcap_handler callback, u_c
                                                                                                 : fraction / 1000u);
     header.caplen = packet.caplen;
     header.len = packet.len;
-    // The filter sees the whole frame, as a kernel socket filter would; the
-    // snapshot length applies after it.
-    if (handle.filter.bf_insns && PCAPZC_REAL(pcap_offline_filter)(&handle.filter, &header, packet.data) == 0)
-        return false;
+    // The device's filter saw the whole frame, as a kernel socket filter
+    // would; the snapshot length applies after it.
     if (header.caplen > static_cast<bpf_u_int32>(handle.snaplen))
         header.caplen = static_cast<bpf_u_int32>(handle.snaplen);
     ++handle.passed;
@@ -190,8 +189,22 @@ int wait_for_packets(Handle& handle, int timeout_ms) noexcept
     return rc > 0 ? 1 : 0;
 }
 
+// Once per handle, before the first packet is read: whether the capture
+// takes the host's own traffic (no filter in the kernel, an interface with
+// an address or routes), said on stderr in one sentence.
+void say_host_traffic(Handle& handle) noexcept
+{
+    if (handle.host_traffic_said)
+        return;
+    handle.host_traffic_said = true;
+    char sentence[512];
+    if (handle.zc->device_host_traffic(handle.device, sentence, sizeof sentence) == 1)
+        std::fprintf(stderr, "zc: %s\n", sentence);
+}
+
 int read_packets(Handle& handle, int cnt, pcap_handler callback, u_char* user) noexcept
 {
+    say_host_traffic(handle);
     if (take_break(handle))
         return PCAP_ERROR_BREAK;
     const LibZc& zc = *handle.zc;
@@ -468,17 +481,50 @@ int set_filter(Handle& handle, const struct bpf_program* program) noexcept
         set_error(handle, "BPF program is not valid");
         return PCAP_ERROR;
     }
-    // Copied, as libpcap does: the caller may pcap_freecode its program.
-    std::size_t bytes = program->bf_len * sizeof(struct bpf_insn);
-    auto* copy = static_cast<struct bpf_insn*>(std::malloc(bytes));
-    if (!copy) {
-        set_error(handle, "%s: out of memory for the filter", handle.name.c_str());
+    // The device filters: in the kernel (translated when this process may
+    // still load programs — Debian's tcpdump 4.99 sets its filter before it
+    // gives up root — else zc's interpreter, which needs no privilege),
+    // else in user space. It copies
+    // the program, as libpcap does (the caller may pcap_freecode it).
+    // ZC_PCAP_FILTER=user keeps it in user space (for comparisons),
+    // ZC_PCAP_FILTER=interpreted skips the translation.
+    std::uint32_t flags = 0;
+    if (const char* where = std::getenv("ZC_PCAP_FILTER")) {
+        if (std::strcmp(where, "user") == 0) {
+            flags |= ZC_FILTER_USER_SPACE;
+        } else if (std::strcmp(where, "interpreted") == 0) {
+            flags |= ZC_FILTER_INTERPRETED;
+        } else if (where[0] != '\0') {
+            set_error(handle, "%s: ZC_PCAP_FILTER is '%.40s'; it may be 'user', 'interpreted' or unset",
+                      handle.name.c_str(), where);
+            return PCAP_ERROR;
+        }
+    }
+    static_assert(sizeof(struct bpf_insn) == sizeof(zc_filter_insn), "libpcap's bpf_insn is zc_filter_insn");
+    zc_error error{};
+    int mode = handle.zc->device_set_filter(handle.device, reinterpret_cast<const zc_filter_insn*>(program->bf_insns),
+                                            program->bf_len, flags, &error);
+    if (mode < 0) {
+        set_error(handle, "%s", error.message[0] ? error.message : std::strerror(-mode));
         return PCAP_ERROR;
     }
-    std::memcpy(copy, program->bf_insns, bytes);
-    std::free(handle.filter.bf_insns);
-    handle.filter.bf_insns = copy;
-    handle.filter.bf_len = program->bf_len;
+    // The packets this handle took from the device and has not delivered
+    // yet passed the old filter: those the new one refuses move in front of
+    // `head`, with the delivered ones, so that nothing the new filter
+    // refuses is delivered after this call (their buffers go back with the
+    // rest of the burst).
+    auto refused = [program](const zc_packet& packet) {
+        struct pcap_pkthdr header {};
+        header.caplen = packet.caplen;
+        header.len = packet.len;
+        return PCAPZC_REAL(pcap_offline_filter)(program, &header, packet.data) == 0;
+    };
+    zc_packet* first = handle.pending + handle.head;
+    zc_packet* kept = std::stable_partition(first, handle.pending + handle.count, refused);
+    handle.head += static_cast<std::uint32_t>(kept - first);
+    publish_pending(handle);
+    if (std::getenv("ZC_PCAP_DEBUG"))
+        std::fprintf(stderr, "zc: %s: filter mode %s\n", handle.name.c_str(), handle.zc->device_filter_mode_name(mode));
     return 0;
 }
 
@@ -538,7 +584,6 @@ void close_handle(Handle* handle) noexcept
     for (int fd : {handle->epoll_fd, handle->pending_fd, handle->break_fd})
         if (fd >= 0)
             ::close(fd);
-    std::free(handle->filter.bf_insns);
     if (handle->dead)
         PCAPZC_REAL(pcap_close)(handle->dead);
     PCAPZC_REAL(pcap_close)(handle->outer);

@@ -67,8 +67,10 @@ struct Handle {
     std::uint32_t head = 0;
     std::uint32_t count = 0;
 
-    struct bpf_program filter {}; // our copy; bf_insns null: no filter
+    // The filter is the device's (zc_device_set_filter: in the kernel where
+    // it can be, else in user space); what it hands out has passed it.
     std::uint64_t passed = 0;     // packets that passed the filter (ps_recv)
+    bool host_traffic_said = false; // the host-traffic sentence, once, at the first read
 
     struct pcap_pkthdr next_header {}; // for pcap_next / pcap_next_ex
     const u_char* next_data = nullptr;

@@ -95,7 +95,11 @@ const LibZc* load_libzc(char* message, std::size_t size) noexcept
               bind(library, "zc_device_inject", zc.device_inject, missing) &&
               bind(library, "zc_device_wait", zc.device_wait, missing) &&
               bind(library, "zc_device_selectable_fd", zc.device_selectable_fd, missing) &&
-              bind(library, "zc_device_get_stats", zc.device_get_stats, missing);
+              bind(library, "zc_device_get_stats", zc.device_get_stats, missing) &&
+              bind(library, "zc_device_set_filter", zc.device_set_filter, missing) &&
+              bind(library, "zc_device_filter_mode", zc.device_filter_mode, missing) &&
+              bind(library, "zc_device_filter_mode_name", zc.device_filter_mode_name, missing) &&
+              bind(library, "zc_device_host_traffic", zc.device_host_traffic, missing);
     zc.libbpf_set_print = reinterpret_cast<void* (*)(void*)>(::dlsym(library, "libbpf_set_print"));
     if (!ok) {
         std::snprintf(message, size, "the libzc found lacks %s: libpcap-zc and libzc come from different zc versions",

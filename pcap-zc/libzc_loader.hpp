@@ -36,6 +36,10 @@ struct LibZc {
     int (*device_wait)(zc_device*, int);
     int (*device_selectable_fd)(const zc_device*);
     int (*device_get_stats)(zc_device*, zc_device_stats*);
+    int (*device_set_filter)(zc_device*, const zc_filter_insn*, uint32_t, uint32_t, zc_error*);
+    int (*device_filter_mode)(const zc_device*);
+    const char* (*device_filter_mode_name)(int);
+    int (*device_host_traffic)(const zc_device*, char*, uint32_t);
     // libbpf's libbpf_set_print (libzc's dependency), or null. libbpf
     // writes its diagnostics to stderr by default; in dumpcap stderr is the
     // pipe to tshark, and a stray line there hides the real error.

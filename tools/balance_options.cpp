@@ -61,6 +61,11 @@ over its queues; consumers read queue Q as zc:CLUSTER@Q.
       --rules FILE         content rules (Hyperscan): drop packets, steer them
                            to one group, or count them; SIGHUP reloads FILE
                            (man zc-balance, RULE FILES)
+      --filter EXPR        take only what the pcap filter EXPR matches from
+                           the devices (tcpdump syntax, compiled for
+                           Ethernet): in the kernel where it can run there,
+                           and what it refuses goes on to the host's stack
+      --filter-drop        what the filter refuses is dropped instead
       --pid-file FILE      write the process id to FILE (removed at exit)
       --daemon             run in the background; returns once the cluster,
                            the devices and the control socket are open
@@ -93,6 +98,8 @@ enum OptionId : int {
     kRules,
     kDaemon,
     kForeground,
+    kFilter,
+    kFilterDrop,
 };
 
 constexpr option kLongOptions[] = {
@@ -108,6 +115,8 @@ constexpr option kLongOptions[] = {
     {"loops", required_argument, nullptr, kLoops},
     {"flows", required_argument, nullptr, kFlows},
     {"queue-limit", required_argument, nullptr, kQueueLimit},
+    {"filter", required_argument, nullptr, kFilter},
+    {"filter-drop", no_argument, nullptr, kFilterDrop},
     {"pid-file", required_argument, nullptr, kPidFile},
     {"rules", required_argument, nullptr, kRules},
     {"daemon", no_argument, nullptr, kDaemon},
@@ -193,6 +202,16 @@ std::string set_option(Options& o, int id, const std::string& value)
         o.gid = static_cast<std::int32_t>(found->gr_gid);
         return {};
     }
+    case kFilter:
+        if (value.empty())
+            return "an empty filter (leave --filter out to take everything)";
+        o.filter = value;
+        return {};
+    case kFilterDrop:
+        if (value != "true" && value != "false")
+            return "true or false";
+        o.filter_drop = value == "true";
+        return {};
     case kCore:
         if (!parse_whole(value, CPU_SETSIZE - 1, &whole))
             return "a CPU number, such as 2";

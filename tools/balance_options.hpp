@@ -31,6 +31,8 @@ struct Options {
     double replay_speed = 1.0;
     std::uint32_t replay_loops = 1;
     std::uint32_t synthetic_flows = 1;
+    std::string filter; // --filter: a pcap expression, run in the kernel where it can be
+    bool filter_drop = false; // --filter-drop: what it refuses is dropped, not passed to the host
     std::string pid_file;
     std::string rules; // --rules FILE: content rules, reloaded on SIGHUP
     bool daemon = false;

@@ -8,6 +8,7 @@
 // Its options are in balance_options.hpp, --daemon and --pid-file in
 // daemon.hpp; this file is the run loop: setup, the worker, the counters.
 
+#include <pcap/pcap.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -45,6 +46,38 @@ using zc::tools::write_pid_file;
 volatile std::sig_atomic_t g_stop = 0; // set by SIGINT/SIGTERM only
 
 void on_signal(int) { g_stop = 1; }
+
+// --filter: EXPR compiled for Ethernet, as tcpdump compiles it for an
+// Ethernet interface, and given to every device (zc_device_set_filter: in
+// the kernel where it can be). False after saying why.
+bool set_filters(const Options& o, const std::vector<zc_device*>& devices)
+{
+    if (o.filter.empty())
+        return true;
+    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
+    bpf_program program{};
+    if (!dead || pcap_compile(dead, &program, o.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        std::fprintf(stderr, "zc-balance: --filter '%s': %s\n", o.filter.c_str(),
+                     dead ? pcap_geterr(dead) : "libpcap is out of memory");
+        if (dead)
+            pcap_close(dead);
+        return false;
+    }
+    pcap_close(dead);
+    bool ok = true;
+    for (zc_device* device : devices) {
+        zc_error err{};
+        int mode = zc_device_set_filter(device, reinterpret_cast<const zc_filter_insn*>(program.bf_insns),
+                                        program.bf_len, o.filter_drop ? ZC_FILTER_DROP : 0, &err);
+        if (mode < 0) {
+            std::fprintf(stderr, "zc-balance: --filter: %s\n", err.message);
+            ok = false;
+            break;
+        }
+    }
+    pcap_freecode(&program);
+    return ok;
+}
 
 // The CPUs this process may run on, as a list such as "0-3,6".
 std::string allowed_cpus()
@@ -269,6 +302,14 @@ int run(const Options& o, int ready_fd)
         }
         r.devices.push_back(device);
     }
+    if (!set_filters(o, r.devices))
+        return 1;
+    // No silent loss of the host's traffic: said once, before it starts.
+    for (zc_device* d : r.devices) {
+        char sentence[512];
+        if (zc_device_host_traffic(d, sentence, sizeof sentence) == 1)
+            std::fprintf(stderr, "zc-balance: %s\n", sentence);
+    }
     if (zc_balancer_create(r.cluster, r.devices.data(), static_cast<std::uint32_t>(r.devices.size()), &config,
                            &r.balancer, &err) != 0) {
         std::fprintf(stderr, "zc-balance: %s\n", err.message);
@@ -302,8 +343,12 @@ int run(const Options& o, int ready_fd)
                      config.groups[g].on_full == ZC_ON_FULL_WAIT ? "wait" : "drop");
     std::fprintf(stderr, "), hash %s, %u buffers; devices:", zc_hash_mode_name(config.mode),
                  cluster_config.frame_count);
-    for (zc_device* d : r.devices)
-        std::fprintf(stderr, " %s (%s)", zc_device_name(d), zc_device_mode(d));
+    for (zc_device* d : r.devices) {
+        std::fprintf(stderr, " %s (%s", zc_device_name(d), zc_device_mode(d));
+        if (!o.filter.empty())
+            std::fprintf(stderr, ", filter %s", zc_device_filter_mode_name(zc_device_filter_mode(d)));
+        std::fprintf(stderr, ")");
+    }
     std::fprintf(stderr, "\n");
     if (ready_fd >= 0)
         daemon_ready(ready_fd);

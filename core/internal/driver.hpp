@@ -94,8 +94,42 @@ public:
     // poll()/select() on it report readable when packets may be waiting.
     [[nodiscard]] virtual int selectable_fd() const noexcept = 0;
 
-    // Fills the counters (struct_size already set by the caller).
+    // Fills the counters (struct_size already set by the caller). A
+    // driver that filters in the kernel adds what its filter refused to
+    // stats.filtered (the core adds what it refused in user space).
     virtual void stats(zc_device_stats& stats) noexcept = 0;
+
+    // Filters (zc_device_set_filter). Puts the program, which libpcap's
+    // bpf_validate accepted, in front of the device in the kernel, and
+    // returns where it went: ZC_FILTER_KERNEL_*; or ZC_FILTER_USER when it
+    // cannot (then no filter of its own is left in the kernel: the core
+    // filters every packet in user space), with the reason in *why when
+    // that is a fallback the core logs. count 0: none (ZC_FILTER_NONE). A
+    // negative errno (and *why) when even that failed; the old filter then
+    // stays. flags: ZC_FILTER_DROP, ZC_FILTER_INTERPRETED. This default is
+    // the driver with no kernel side, which filters in user space by
+    // design: no fallback, nothing to log.
+    virtual int set_kernel_filter(const zc_filter_insn* insns, std::uint32_t count, std::uint32_t flags,
+                                  std::string* why)
+    {
+        (void)insns;
+        (void)flags;
+        (void)why;
+        return count == 0 ? ZC_FILTER_NONE : ZC_FILTER_USER;
+    }
+    // After set_kernel_filter: true once every packet the kernel queued
+    // before the new filter took over (which the old one, or none, let
+    // through) has been received. Until then the core filters what it
+    // receives in user space too. Fast path, the receiving thread.
+    [[nodiscard]] virtual bool kernel_filter_settled() const noexcept { return true; }
+    // 1 and a sentence when the device takes packets from the host's stack
+    // now (zc_device_host_traffic), else 0.
+    virtual int host_traffic(char* sentence, std::uint32_t size) const noexcept
+    {
+        (void)sentence;
+        (void)size;
+        return 0;
+    }
 
     // The forward counters, which every driver keeps here (stats() need not).
     void forward_stats(zc_device_stats& stats) const noexcept

@@ -8,17 +8,29 @@
 #include <cstddef>
 #include <cstring>
 #include <ctime>
+#include <new>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "internal/counter.hpp"
 #include "internal/driver.hpp"
 #include "internal/error.hpp"
+#include "user_filter.hpp"
 
 struct zc_device {
     std::string name; // as given, without "zc:"
     std::unique_ptr<zc::Driver> driver;
+
+    // The filter (zc_device_set_filter). user_filter holds the program
+    // whenever there is one: it filters every packet in ZC_FILTER_USER
+    // mode, and in the kernel modes those the kernel queued before the
+    // filter changed, until the driver says they are all read (settling).
+    zc::UserFilter user_filter;
+    int filter_mode = ZC_FILTER_NONE;
+    bool settling = false;
+    zc::Counter filtered; // refused in user space
 };
 
 namespace zc {
@@ -120,9 +132,43 @@ extern "C" zc_cluster* zc_device_cluster(zc_device* device) { return device->dri
 
 std::uint32_t zc::device_buffer_budget(zc_device* device) noexcept { return device->driver->buffer_budget(); }
 
+// The packets of a burst the filter refuses go straight back to the driver,
+// in one release; the others close up, in order.
+static std::uint32_t filter_burst(zc_device* device, zc_packet* packets, std::uint32_t got) noexcept
+{
+    zc_packet refused[64];
+    std::uint32_t kept = 0, count = 0, total = 0;
+    for (std::uint32_t i = 0; i < got; ++i) {
+        if (device->user_filter.matches(packets[i])) {
+            packets[kept++] = packets[i];
+            continue;
+        }
+        refused[count++] = packets[i];
+        if (count == std::size(refused)) {
+            device->driver->release_burst(refused, count);
+            total += count;
+            count = 0;
+        }
+    }
+    if (count > 0)
+        device->driver->release_burst(refused, count);
+    total += count;
+    if (total > 0)
+        device->filtered.add(total);
+    return kept;
+}
+
 extern "C" std::uint32_t zc_device_recv_burst(zc_device* device, zc_packet* packets, std::uint32_t n)
 {
-    return device->driver->recv_burst(packets, n);
+    // Decided before receiving: a burst taken while the kernel's old
+    // packets were still queued may hold some of them.
+    const bool check = device->filter_mode == ZC_FILTER_USER || device->settling;
+    std::uint32_t got = device->driver->recv_burst(packets, n);
+    if (!check || got == 0 || got == ZC_DEVICE_END)
+        return got;
+    if (device->settling && device->driver->kernel_filter_settled())
+        device->settling = false; // from the next burst on, the kernel's verdict stands
+    return filter_burst(device, packets, got);
 }
 
 extern "C" void zc_device_release_burst(zc_device* device, const zc_packet* packets, std::uint32_t n)
@@ -173,6 +219,7 @@ extern "C" int zc_device_selectable_fd(const zc_device* device) { return device-
 // then passes that size and gets those fields. Fields are only ever added at
 // the end, so any size from that one up is a prefix of the current struct.
 static_assert(offsetof(zc_device_stats, forwarded) == 72, "the first release's zc_device_stats was 72 bytes");
+static_assert(offsetof(zc_device_stats, filtered) == 96, "ZC_1.1's zc_device_stats was 96 bytes");
 constexpr std::uint32_t kFirstDeviceStatsSize = offsetof(zc_device_stats, forwarded);
 
 extern "C" int zc_device_get_stats(zc_device* device, zc_device_stats* stats)
@@ -184,6 +231,86 @@ extern "C" int zc_device_get_stats(zc_device* device, zc_device_stats* stats)
     all.struct_size = filled;
     device->driver->stats(all);
     device->driver->forward_stats(all);
+    all.filtered += device->filtered.get();
     std::memcpy(stats, &all, filled);
     return 0;
+}
+
+// ------------------------------------------------------------------ filters
+
+extern "C" const char* zc_device_filter_mode_name(int mode)
+{
+    switch (mode) {
+    case ZC_FILTER_NONE: return "none";
+    case ZC_FILTER_USER: return "user";
+    case ZC_FILTER_KERNEL_INTERPRETED: return "kernel-interpreted";
+    case ZC_FILTER_KERNEL_TRANSLATED: return "kernel-translated";
+    case ZC_FILTER_KERNEL_SOCKET: return "kernel-socket";
+    default: return "unknown";
+    }
+}
+
+extern "C" int zc_device_filter_mode(const zc_device* device) { return device->filter_mode; }
+
+extern "C" int zc_device_set_filter(zc_device* device, const zc_filter_insn* insns, std::uint32_t count,
+                                    std::uint32_t flags, zc_error* err)
+{
+    const char* name = device->name.c_str();
+    if (insns == nullptr)
+        count = 0;
+    // "Return true" (what libpcap compiles from an empty expression, and
+    // tcpdump sets when given none) is no filter: nothing to run anywhere.
+    constexpr std::uint16_t kReturnConstant = 0x06; // BPF_RET | BPF_K
+    if (count == 1 && insns[0].code == kReturnConstant && insns[0].k != 0)
+        count = 0;
+    if (count > 0 && !UserFilter::valid(insns, count))
+        return fail(err, -EINVAL, "%s: the filter is not a valid BPF program (libpcap's bpf_validate refuses it)",
+                    name);
+    if (flags & ~(ZC_FILTER_DROP | ZC_FILTER_USER_SPACE | ZC_FILTER_INTERPRETED))
+        return fail(err, -EINVAL, "%s: unknown filter flags 0x%x", name, flags);
+    UserFilter next;
+    try {
+        next.set(insns, count);
+    } catch (const std::bad_alloc&) {
+        return fail(err, -ENOMEM, "%s: out of memory for the filter", name);
+    }
+
+    std::string why;
+    int mode;
+    if (count > 0 && (flags & ZC_FILTER_USER_SPACE)) {
+        mode = device->driver->set_kernel_filter(nullptr, 0, 0, &why); // nothing of ours left in the kernel
+        if (mode >= 0) {
+            mode = ZC_FILTER_USER;
+            why.clear(); // asked for: nothing to report
+        }
+    } else {
+        mode = device->driver->set_kernel_filter(insns, count, flags, &why);
+    }
+    if (mode < 0)
+        return fail(err, mode, "%s: cannot change the filter: %s", name, why.c_str());
+    if (mode == ZC_FILTER_USER && !why.empty())
+        log(ZC_LOG_WARNING, "%s: the filter runs in user space, so every packet of the captured queues reaches zc and none the host: %s",
+            name, why.c_str());
+    else if (mode == ZC_FILTER_KERNEL_INTERPRETED && !why.empty())
+        log(ZC_LOG_INFO, "%s: the filter runs in zc's in-kernel interpreter: %s", name, why.c_str());
+    device->user_filter = std::move(next);
+    device->filter_mode = mode;
+    // From the kernel modes on, the packets already queued may be the old
+    // filter's: user space checks them with the new one until they are read.
+    device->settling = mode != ZC_FILTER_USER && mode != ZC_FILTER_NONE && !device->user_filter.empty() &&
+                       !device->driver->kernel_filter_settled();
+    return mode;
+}
+
+extern "C" int zc_device_host_traffic(const zc_device* device, char* sentence, std::uint32_t size)
+{
+    if (sentence && size > 0)
+        sentence[0] = '\0';
+    switch (device->filter_mode) {
+    case ZC_FILTER_KERNEL_INTERPRETED:
+    case ZC_FILTER_KERNEL_TRANSLATED:
+        return 0; // what the filter refuses, the host's stack gets
+    default:
+        return device->driver->host_traffic(sentence, size);
+    }
 }

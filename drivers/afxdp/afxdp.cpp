@@ -419,6 +419,9 @@ void AfXdpDriver::stats(zc_device_stats& stats) noexcept
         socklen_t length = sizeof counters;
         if (::getsockopt(sockets_[i].fd, SOL_XDP, XDP_STATISTICS, &counters, &length) == 0)
             stats.dropped += counters.rx_dropped + counters.rx_ring_full;
+        // What the kernel filter refused on this socket's queue (zc_xdp.h).
+        if (rx_)
+            stats.filtered += interfaces_[sockets_[i].port].program->filtered(sockets_[i].queue_id);
     }
     for (const Interface& interface : interfaces_) {
         LinkInfo link;

@@ -218,6 +218,14 @@ public:
     [[nodiscard]] int selectable_fd() const noexcept override { return epoll_.get(); }
     void stats(zc_device_stats& stats) noexcept override;
 
+    // Filters (afxdp_filter.cpp): translated, else interpreted, in every
+    // interface's XDP program; the RX rings' producers after the switch
+    // are what kernel_filter_settled waits for.
+    int set_kernel_filter(const zc_filter_insn* insns, std::uint32_t count, std::uint32_t flags,
+                          std::string* why) override;
+    [[nodiscard]] bool kernel_filter_settled() const noexcept override;
+    int host_traffic(char* sentence, std::uint32_t size) const noexcept override;
+
 private:
     // Control path (afxdp.cpp).
     int find_interfaces(const DeviceName& name, zc_error* err);
@@ -282,6 +290,10 @@ private:
     std::unique_ptr<std::uint32_t[]> forward_socket_;
     std::unique_ptr<std::uint32_t[]> tx_sockets_;
     std::uint32_t port_count_ = 0;
+
+    // Per socket: its RX ring's producer index when the kernel's filter
+    // last changed (set_kernel_filter, after the grace period).
+    std::vector<std::uint32_t> settle_at_;
 
     std::uint32_t next_rx_ = 0;
     std::uint32_t scratch_[kScratch];

@@ -11,6 +11,12 @@
 // libpcap: libpcap 1.10.3 aborts on unknown opcodes and reads uninitialised
 // scratch memory.
 //
+// The same program also goes to the fallback, zc_xdp's in-kernel
+// interpreter (tests/unit/filter_interpreter_runner.hpp), written into its
+// map as the AF_XDP driver writes it: a program validate() accepts must get
+// pcap_offline_filter's verdict there too, and any other (the map is
+// writable by the device's process) must still end with a verdict.
+//
 // Loading needs root (or CAP_BPF and CAP_PERFMON); without it, only the
 // translation is checked (said once on stderr).
 //
@@ -26,8 +32,14 @@
 #include <vector>
 
 #include "../system/corpus_frames.hpp"
+#include "../../kmod/zc_xdp.h"
+#include "../unit/filter_interpreter_runner.hpp"
 #include "../unit/filter_reference.hpp"
 #include "../unit/filter_runner.hpp"
+
+#ifndef ZC_FILTER_INTERPRETER_OBJECT
+#error "ZC_FILTER_INTERPRETER_OBJECT: the path of tests/unit/filter_interpreter.bpf.o"
+#endif
 
 namespace {
 
@@ -75,12 +87,47 @@ void compare(const LoadedFilter& filter, const Program& program, const std::uint
         fail("the kernel's verdict differs from libpcap's on a " + std::to_string(length) + "-byte frame");
 }
 
+// The interpreter on every frame XDP can hold (14 bytes and more) and the
+// input itself as a frame: libpcap's verdicts when `valid`, else any verdict.
+void interpret(const Program& program, bool valid, const std::uint8_t* data, std::size_t size)
+{
+    static zc::filter::test::InterpretedFilter interpreter;
+    static const bool ready = [] {
+        std::string why;
+        if (!interpreter.open(ZC_FILTER_INTERPRETER_OBJECT, &why))
+            fail(why);
+        return true;
+    }();
+    (void)ready;
+    if (program.size() > ZC_FILTER_MAX_INSNS)
+        return; // the device never writes it: the filter then runs in user space
+    std::string why;
+    if (!interpreter.set(program, &why))
+        fail(why);
+    auto one = [&](const std::uint8_t* frame, std::uint32_t length) {
+        if (length < zc::filter::test::kShortestXdpFrame)
+            return;
+        const int verdict = interpreter.run(frame, length, &why);
+        if (verdict < 0)
+            fail("the interpreter: " + why);
+        if (valid && (verdict == 1) != zc::filter::test::pcap_matches(program, frame, length))
+            fail("the interpreter's verdict differs from libpcap's on a " + std::to_string(length) + "-byte frame");
+    };
+    for (const auto& frame : frames())
+        one(frame.data(), static_cast<std::uint32_t>(frame.size()));
+    one(data, static_cast<std::uint32_t>(size < 1514 ? size : 1514));
+}
+
 void check(const Program& program, const std::uint8_t* data, std::size_t size)
 {
     std::string why;
     zc::filter::TranslateOptions options;
     options.on_match = zc::filter::MatchAction::Verdict;
     const bool valid = zc::filter::validate(program.data(), program.size(), &why);
+    static const bool can_load = zc::filter::test::can_load_programs();
+    if (can_load)
+        interpret(program, valid, data, size);
+    why.clear();
     std::vector<bpf_insn> translated;
     const bool translates = zc::filter::translate(program.data(), program.size(), options, &translated, &why);
     if (!translates) {
@@ -90,7 +137,6 @@ void check(const Program& program, const std::uint8_t* data, std::size_t size)
     }
     if (!valid)
         fail("translated a program validate() refuses");
-    static const bool can_load = zc::filter::test::can_load_programs();
     if (!can_load) {
         static bool said = false;
         if (!said)

@@ -85,6 +85,10 @@ promiscuous() { ip -d -n "$1" link show dev "$2" | grep -q 'promiscuity [1-9]'; 
 # at most, 10 by default).
 start_in_b() {
     log=$1 ready=$2; shift 2
+    # Emptied here, not only by the background command's redirection, which
+    # may run after the first grep: a log reused from an earlier start must
+    # not show READY-PATTERN before this command has said it.
+    : >"$log"
     ip netns exec "$ns_b" "$@" >"$log" 2>&1 &
     bg_pid=$!
     for _ in $(seq 1 $(( ${start_timeout:-10} * 10 ))); do

@@ -4,7 +4,7 @@
 // zc::frames::build makes for flow nth(k) and sequence k, in order, across
 // many wraps of the pool; a buffer the consumer holds is never handed out
 // again, and is skipped rather than waited for; bad configs are refused;
-// snaplen cuts; the pool grows with flows.
+// snaplen cuts; the pool grows with flows; filters run in user space.
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -214,6 +214,76 @@ TEST(SyntheticTest, PoolGrowsWithTheFlows)
     info.struct_size = sizeof info;
     ASSERT_EQ(zc_cluster_get_info(zc_device_cluster(opened.device.get()), &info), 0);
     EXPECT_EQ(info.frame_count, 131072u);
+}
+
+// Filters (zc_device_set_filter) on a back-end with no kernel side: they
+// run in user space (ZC_FILTER_USER, nothing logged), what they refuse is
+// counted in `filtered`, bad programs and flags are refused with a
+// sentence and leave the filter in place, and "return true" is no filter.
+TEST(SyntheticTest, FiltersRunInUserSpace)
+{
+    Opened opened = open_synthetic(64, 4);
+    ASSERT_EQ(opened.rc, 0) << opened.message;
+    zc_device* device = opened.device.get();
+    // "ip src net 198.18.0.0/16", as pcap_compile writes it: the client's
+    // half of every flow (client 198.18.x.y, server 198.19.x.y).
+    const zc_filter_insn from_client[] = {
+        {0x28, 0, 0, 12},                   // ldh [12]
+        {0x15, 0, 4, 0x0800},               // jeq #0x800, else ret #0
+        {0x20, 0, 0, 26},                   // ld [26]
+        {0x54, 0, 0, 0xffff0000u},          // and #0xffff0000
+        {0x15, 0, 1, 0xc6120000u},          // jeq #198.18.0.0
+        {0x06, 0, 0, 262144},               // ret #262144
+        {0x06, 0, 0, 0},                    // ret #0
+    };
+    zc_error err{};
+    ASSERT_EQ(zc_device_set_filter(device, from_client, 7, 0, &err), ZC_FILTER_USER) << err.message;
+    EXPECT_EQ(zc_device_filter_mode(device), ZC_FILTER_USER);
+    EXPECT_STREQ(zc_device_filter_mode_name(ZC_FILTER_USER), "user");
+    char sentence[256] = "x";
+    EXPECT_EQ(zc_device_host_traffic(device, sentence, sizeof sentence), 0) << "no host behind a synthetic device";
+    EXPECT_STREQ(sentence, "");
+
+    auto receive = [device](std::uint32_t want, std::uint32_t* from_server) {
+        zc_packet p[32];
+        std::uint32_t total = 0;
+        *from_server = 0;
+        for (int tries = 0; total < want && tries < 1000; ++tries) {
+            const std::uint32_t got = zc_device_recv_burst(device, p, 32);
+            for (std::uint32_t i = 0; i < got; ++i)
+                *from_server += p[i].data[26] == 198 && p[i].data[27] == 19;
+            zc_device_release_burst(device, p, got);
+            total += got;
+        }
+        return total;
+    };
+    std::uint32_t from_server = 0;
+    EXPECT_GE(receive(256, &from_server), 256u);
+    EXPECT_EQ(from_server, 0u) << "the filter lets the server's half through";
+    zc_device_stats stats{};
+    stats.struct_size = sizeof stats;
+    ASSERT_EQ(zc_device_get_stats(device, &stats), 0);
+    EXPECT_GE(stats.filtered, 256u) << "the server's half is counted as filtered";
+
+    // Refused, with a sentence, and the filter stays.
+    const zc_filter_insn out_of_range[] = {{0x15, 0, 9, 0}, {0x06, 0, 0, 1}}; // a jump past the end
+    EXPECT_EQ(zc_device_set_filter(device, out_of_range, 2, 0, &err), -EINVAL);
+    EXPECT_NE(std::strstr(err.message, "not a valid BPF program"), nullptr) << err.message;
+    EXPECT_EQ(zc_device_set_filter(device, from_client, 7, 0x80, &err), -EINVAL);
+    EXPECT_NE(std::strstr(err.message, "unknown filter flags"), nullptr) << err.message;
+    EXPECT_EQ(zc_device_filter_mode(device), ZC_FILTER_USER);
+    EXPECT_GE(receive(64, &from_server), 64u);
+    EXPECT_EQ(from_server, 0u) << "a refused program replaced the filter";
+
+    // "return true" (libpcap's program for an empty expression) and a null
+    // program are no filter: both halves come again.
+    const zc_filter_insn everything[] = {{0x06, 0, 0, 262144}};
+    EXPECT_EQ(zc_device_set_filter(device, everything, 1, 0, &err), ZC_FILTER_NONE) << err.message;
+    EXPECT_GE(receive(64, &from_server), 64u);
+    EXPECT_GT(from_server, 0u);
+    EXPECT_EQ(zc_device_set_filter(device, from_client, 7, 0, &err), ZC_FILTER_USER) << err.message;
+    EXPECT_EQ(zc_device_set_filter(device, nullptr, 7, 0, &err), ZC_FILTER_NONE) << err.message;
+    EXPECT_EQ(zc_device_filter_mode(device), ZC_FILTER_NONE);
 }
 
 } // namespace

@@ -175,12 +175,99 @@ typedef struct zc_device_stats {
     uint64_t forwarded;      /* queued by zc_device_forward_burst */
     uint64_t forward_copied; /* of those, copied on the way out (AF_PACKET, AF_XDP copy mode) */
     uint64_t forward_failed; /* given to zc_device_forward_burst and not sent */
+    /* Added with filters (ZC_1.2): */
+    uint64_t filtered;       /* refused by the device's filter, in the kernel or in user
+                                space; not in `packets` (packets + filtered: all it saw) */
 } zc_device_stats;
 
 /* Fills the first stats->struct_size bytes (at least the fields up to
  * truncated, at most sizeof(zc_device_stats)) and sets struct_size to what
  * it filled; -EINVAL for a struct_size smaller than the first release's. */
 int zc_device_get_stats(zc_device* device, zc_device_stats* stats);
+
+/* ------------------------------------------------------------------ filters
+ *
+ * A packet filter on the device: a classic BPF program as libpcap's
+ * pcap_compile makes it for DLT_EN10MB (struct bpf_insn has this layout, as
+ * has the kernel's struct sock_filter: cast). zc_device_recv_burst then
+ * hands out only the packets it matches, with libpcap's meaning
+ * (pcap_offline_filter on the whole frame, len = caplen = the frame's
+ * length), wherever the filter runs. Where it runs (zc_device_filter_mode):
+ *
+ *   ZC_FILTER_KERNEL_TRANSLATED   AF_XDP, privileged caller (CAP_BPF and
+ *       CAP_PERFMON: root, zc-balance): the program translated into a
+ *       native XDP program (kmod/filter_translate) that replaces zc's XDP
+ *       program on its bpf_link;
+ *   ZC_FILTER_KERNEL_INTERPRETED  AF_XDP, any caller (one that gave up
+ *       root after it opened the device): zc's XDP program interprets
+ *       the program from a map the device mapped when it opened; also
+ *       where translation or the verifier refuses a program;
+ *   ZC_FILTER_KERNEL_SOCKET       reserved for AF_PACKET's socket filter
+ *       (SO_ATTACH_FILTER); not returned yet: AF_PACKET filters in user
+ *       space (its socket gets copies, so the host keeps its traffic; and
+ *       a socket filter sees frames whose VLAN tag the kernel has taken
+ *       off, where a program compiled for the whole frame misjudges them);
+ *   ZC_FILTER_USER                everything else: programs the kernel
+ *       forms cannot take (libpcap's "protochain" loops; longer than 4096
+ *       instructions), ZC_FILTER_USER_SPACE, and back-ends with no kernel
+ *       side (AF_PACKET, pcap replay, synthetic, cluster queues zc:C@Q: a
+ *       queue's consumer filters what its owner gives it; the owner's
+ *       filter is zc-balance --filter);
+ *   ZC_FILTER_NONE                no filter.
+ *
+ * In the kernel, a packet the filter refuses never reaches the socket: on
+ * AF_XDP it gets XDP_PASS, so the host's own stack sees it as if zc were
+ * not there (with ZC_FILTER_DROP, XDP_DROP: nobody sees it). Filtered in
+ * user space, every packet reaches the device and the host stack sees none
+ * of them. Each fallback is logged once (zc_set_log_handler), with its
+ * reason.
+ *
+ * Changing the filter under traffic loses no packet that both filters
+ * match: packets the old filter let into the socket and the new one
+ * refuses are dropped in user space until they are all read, and the
+ * first packets received after the call all match the new filter.
+ *
+ * Control path; not at the same time as zc_device_recv_burst on another
+ * thread. insns NULL or count 0 removes the filter, and so does the
+ * program "return true" (libpcap's for an empty expression, which tcpdump
+ * sets when given none): ZC_FILTER_NONE. Returns the mode
+ * (>= 0), or a negative errno with a sentence in *err: -EINVAL for a
+ * program libpcap would refuse (bpf_validate), -ENOMEM; on error the old
+ * filter stays. New in symbol version ZC_1.2. */
+typedef struct zc_filter_insn {
+    uint16_t code;
+    uint8_t jt;
+    uint8_t jf;
+    uint32_t k;
+} zc_filter_insn;
+
+#define ZC_FILTER_DROP 0x1u        /* refused packets: XDP_DROP, not XDP_PASS */
+#define ZC_FILTER_USER_SPACE 0x2u  /* filter in user space (benchmarks, tests) */
+#define ZC_FILTER_INTERPRETED 0x4u /* in the kernel, no translation: the interpreter */
+
+typedef enum zc_filter_mode {
+    ZC_FILTER_NONE = 0,
+    ZC_FILTER_USER = 1,
+    ZC_FILTER_KERNEL_INTERPRETED = 2,
+    ZC_FILTER_KERNEL_TRANSLATED = 3,
+    ZC_FILTER_KERNEL_SOCKET = 4,
+} zc_filter_mode;
+
+int zc_device_set_filter(zc_device* device, const zc_filter_insn* insns, uint32_t count, uint32_t flags,
+                         zc_error* err);
+/* ZC_FILTER_* mode of the filter in place. */
+int zc_device_filter_mode(const zc_device* device);
+/* "kernel-translated", "kernel-interpreted", "kernel-socket", "user", "none". */
+const char* zc_device_filter_mode_name(int mode);
+
+/* Host traffic. An AF_XDP device that receives every packet of a queue
+ * (no filter in the kernel) takes them from the host's own stack: on an
+ * interface with an address or a route, the host loses that traffic while
+ * the device is open. 1 when that is so now, with one sentence naming the
+ * interface in sentence[size] (front ends print it once, before they
+ * start); 0 when not (a kernel filter, or an interface the host does not
+ * use), and then sentence is "". See HOST TRAFFIC in zc(7). */
+int zc_device_host_traffic(const zc_device* device, char* sentence, uint32_t size);
 
 #ifdef __cplusplus
 } /* extern "C" */
