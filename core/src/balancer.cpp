@@ -32,7 +32,6 @@ namespace {
 constexpr std::uint32_t kDefaultBurst = 64;
 constexpr std::uint32_t kMaxBurst = 1024;
 constexpr std::uint32_t kMaxQueues = 1024; // as the cluster
-constexpr std::uint32_t kGoingHomeBatch = 256;
 // The region's rule table is rewritten at most this often, and at once
 // after a load (zc_balancer_control).
 constexpr std::uint64_t kRulePublishNs = 100'000'000;
@@ -168,7 +167,8 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
         b->group_count = config->group_count;
         std::uint32_t base = 0;
         for (std::uint32_t g = 0; g < b->group_count; ++g) {
-            b->groups[g] = BalancerGroup{base, config->groups[g].queues};
+            b->groups[g] = BalancerGroup{base, config->groups[g].queues,
+                                         BalancerGroup::reciprocal_of(config->groups[g].queues)};
             base += config->groups[g].queues;
         }
         const std::uint32_t queue_count = cluster->queue_count;
@@ -178,6 +178,7 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
         b->stage_memory.assign(std::size_t{queue_count} * b->stage_capacity, zc_desc{});
         b->origins.assign(cluster->frame_count, BufferOrigin{});
         b->received.assign(burst, zc_packet{});
+        b->hashes.assign(burst, 0);
         b->going_home.assign(device_count, std::vector<zc_packet>(kGoingHomeBatch));
         b->going_home_count.assign(device_count, 0);
         b->device_ended.assign(device_count, 0);

@@ -73,6 +73,8 @@ struct BalancerQueue {
     bool broken = false;        // its consumer broke the protocol: takes nothing until cut off
     const char* broken_why = nullptr;
     int wake_fd = -1;           // the write end of the consumer's wake-up pipe (wakeup.hpp); -1 without a socket
+    std::uint32_t unannounced = 0;        // submitted since its sleep flag was last looked at (balancer_poll.cpp)
+    std::uint32_t unannounced_rounds = 0; // rounds those have waited
     std::uint32_t limit = 0;    // buffers it may hold (drop mode); ~0u: no limit; 0 while broken
     std::uint32_t outstanding = 0;
     std::uint64_t enqueued = 0;
@@ -82,9 +84,22 @@ struct BalancerQueue {
     std::uint64_t cut_off = 0;
 };
 
+// Buffers going home to one device, given back together (or when this many).
+inline constexpr std::uint32_t kGoingHomeBatch = 256;
+
 struct BalancerGroup {
     std::uint32_t base;  // first queue
     std::uint32_t size;  // queues
+    // hash % size without a division (Lemire, Kaser, Kurz, "Faster
+    // remainder by direct computation", 2019): exact for every 32-bit hash
+    // and size; 0 for a size of 1, whose remainder is 0 too.
+    std::uint64_t reciprocal;
+    [[nodiscard]] std::uint32_t pick(std::uint32_t hash) const noexcept
+    {
+        const std::uint64_t low = reciprocal * hash;
+        return base + static_cast<std::uint32_t>((static_cast<unsigned __int128>(low) * size) >> 64);
+    }
+    static std::uint64_t reciprocal_of(std::uint32_t size) noexcept { return ~std::uint64_t{0} / size + 1; }
 };
 
 } // namespace zc
@@ -104,8 +119,9 @@ struct zc_balancer final : zc::control::QueueOwner {
     std::vector<zc_desc> stage_memory;        // queues * stage_capacity
     std::vector<zc::BufferOrigin> origins;    // per buffer
     std::vector<zc_packet> received;          // one device burst
+    std::vector<std::uint32_t> hashes;        // its flow hashes
     // Per device: buffers going home, given back once per round (or when full).
-    std::vector<std::vector<zc_packet>> going_home;
+    std::vector<std::vector<zc_packet>> going_home; // kGoingHomeBatch each
     std::vector<std::uint32_t> going_home_count;
     std::vector<std::uint8_t> device_ended;   // pcap replay reported ZC_DEVICE_END
 
@@ -135,8 +151,13 @@ struct zc_balancer final : zc::control::QueueOwner {
     std::uint32_t poll() noexcept;
     void reap(std::uint32_t queue) noexcept;
     void flush(std::uint32_t queue) noexcept;
+    void announce(zc::BalancerQueue& queue) noexcept;
+    void announce_waiting(bool saturated) noexcept;
     void mark_broken(std::uint32_t queue, const char* why) noexcept;
+    // The content rules' matcher, or null when no rule file is loaded.
+    void distribute(std::uint32_t device, std::uint32_t n, zc::rules::Matcher* matcher) noexcept;
     bool drop_reference(std::uint32_t buffer) noexcept;
+    void go_home(std::uint32_t buffer) noexcept;
     void send_home_now(std::uint32_t device) noexcept;
     void send_home() noexcept;
     void publish_counters(zc::BalancerQueue& queue) noexcept;

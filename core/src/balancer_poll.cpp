@@ -1,31 +1,45 @@
 // SPDX-License-Identifier: BSD-3-Clause
 //
-// The balancer's fast path: one round reads a burst from each device, hashes
-// each packet once, stages a descriptor for one queue in every group, puts
-// each queue's stage on its RX ring with one reserve/submit, and reaps the
-// return rings. No allocation, no lock, no system call of its own (the
-// devices may wake the kernel), no logging: counts only.
+// The balancer's fast path, one round as a pipeline of bursts: reap the
+// return rings (each bounded by what its queue holds); per device, receive
+// a burst, hash the whole burst (hash_burst, frames asked for ahead), deal
+// it out (distribute: the hash written into each frame's metadata once, a
+// descriptor staged for one queue in every group); then one reserve and one
+// submit per queue for everything the round staged (flush), at most one
+// wake-up check per queue (announce), and the buffers that came home given
+// back to their devices in one call each. No allocation, no lock, no system
+// call of its own (the devices may wake the kernel), no logging: counts only.
 
 #include <atomic>
 #include <cstring>
 
 #include "balancer.hpp"
 #include "internal/shared_counter.hpp"
+#include "packet_hash.hpp"
 #include "internal/wakeup.hpp"
 
 using namespace zc;
 
 namespace {
 
-constexpr std::uint32_t kPrefetchAhead = 4;
-
-inline void prefetch_packet(std::byte* pool, std::uint32_t shift, const zc_packet& packet) noexcept
-{
-    __builtin_prefetch(packet.data, 0, 3);
-    __builtin_prefetch(pool + (std::size_t{packet.buffer} << shift), 1, 3);
-}
+// Packets ahead whose metadata line the distribution asks for, to write.
+constexpr std::uint32_t kMetaAhead = 8;
 
 constexpr std::uint32_t kReapBatch = 256;
+
+// Wake-ups while the devices deliver full bursts (saturated): a queue's
+// sleep flag is looked at (a fence, a read of a line its consumer writes,
+// and the pipe write when it sleeps) once kWakeBatch descriptors are
+// waiting behind it, or after kWakeRounds rounds, not after every submit;
+// a round that reads less than a full burst anywhere, or distributes
+// nothing (after which the caller may wait), announces everything at once,
+// so at lower rates every submit is announced as before. Nothing is lost
+// either way: a consumer that looks before it sleeps sees every submitted
+// descriptor (wakeup.hpp, (E)); one that already sleeps is woken at the
+// latest kWakeRounds rounds later, rounds that follow each other without
+// a wait.
+constexpr std::uint32_t kWakeBatch = 64;
+constexpr std::uint32_t kWakeRounds = 4;
 
 } // namespace
 
@@ -62,29 +76,37 @@ void zc_balancer::mark_broken(std::uint32_t index, const char* why) noexcept
     ++broken_count;
 }
 
+// The last reference to `buffer` is gone: back to its device with the owner
+// it gave the buffer out with, and the device's own reference (1) left in
+// place. Inline for reap's loop; drop_reference is the same for the rest.
+inline void zc_balancer::go_home(std::uint32_t buffer) noexcept
+{
+    cluster->states[buffer].refcount = 1; // the device's own reference, as it handed the buffer out
+    const BufferOrigin origin = origins[buffer];
+    set_owner(*cluster, buffer, origin.owner);
+    const std::uint32_t device = origin.device;
+    std::uint32_t& count = going_home_count[device];
+    zc_packet* home = going_home[device].data();
+    zc_packet& packet = home[count++];
+    packet = zc_packet{};
+    packet.buffer = buffer;
+    packet.queue = origin.device_queue;
+    if (count == kGoingHomeBatch) [[unlikely]]
+        send_home_now(device);
+}
+
 // Drops one of the buffer's references; the last one sends it home (true).
 bool zc_balancer::drop_reference(std::uint32_t buffer) noexcept
 {
     // The owner's private record: only this thread writes the count of a
-    // buffer it took from a device.
+    // buffer it took from a device (plain loads and stores, here and in
+    // poll and reap alike).
     std::uint32_t& refs = cluster->states[buffer].refcount;
     if (refs > 1) {
         --refs;
         return false;
     }
-    refs = 1; // the device's own reference, as it handed the buffer out
-    // The last reference: back to the device with the owner it gave the
-    // buffer out with, and the device's own reference (1) left in place.
-    const BufferOrigin& origin = origins[buffer];
-    set_owner(*cluster, buffer, origin.owner);
-    std::uint32_t device = origin.device;
-    std::uint32_t& count = going_home_count[device];
-    zc_packet& packet = going_home[device][count++];
-    packet = zc_packet{};
-    packet.buffer = buffer;
-    packet.queue = origin.device_queue;
-    if (count == going_home[device].size())
-        send_home_now(device);
+    go_home(buffer);
     return true;
 }
 
@@ -92,6 +114,9 @@ void zc_balancer::reap(std::uint32_t index) noexcept
 {
     BalancerQueue& q = queues[index];
     const std::uint64_t frames = cluster->frame_count;
+    const std::uint32_t shift = cluster->frame_shift;
+    BufferState* const states = cluster->states.data();
+    std::uint64_t* const held = q.held;
     std::uint32_t bad = 0;
     std::uint32_t good = 0;
     // At most one ring's worth per round, whatever the consumer wrote.
@@ -103,20 +128,25 @@ void zc_balancer::reap(std::uint32_t index) noexcept
         budget -= n;
         for (std::uint32_t i = 0; i < n; ++i) {
             // Written by the consumer: untrusted. The bitmap decides.
-            std::uint64_t buffer = buffer_of(*cluster, q.ret.slot(slot + i).addr);
+            const std::uint64_t buffer = q.ret.slot(slot + i).addr >> shift; // buffer_of
             if (buffer >= frames) [[unlikely]] {
                 ++bad;
                 continue;
             }
-            std::uint64_t& word = q.held[buffer >> 6];
-            std::uint64_t bit = std::uint64_t{1} << (buffer & 63);
+            std::uint64_t& word = held[buffer >> 6];
+            const std::uint64_t bit = std::uint64_t{1} << (buffer & 63);
             if (!(word & bit)) [[unlikely]] {
                 ++bad;
                 continue;
             }
             word &= ~bit;
             ++good;
-            drop_reference(static_cast<std::uint32_t>(buffer));
+            std::uint32_t& refs = states[buffer].refcount;
+            if (refs > 1) {
+                --refs; // another group still has it
+                continue;
+            }
+            go_home(static_cast<std::uint32_t>(buffer));
         }
         q.ret.release(n);
         if (n < kReapBatch)
@@ -142,18 +172,24 @@ void zc_balancer::flush(std::uint32_t index) noexcept
         return;
     std::uint32_t slot = 0;
     const std::uint32_t room = q.broken ? 0 : q.rx.reserve_burst(staged, &slot);
+    const std::uint32_t shift = cluster->frame_shift;
+    const zc_desc* const stage = q.stage;
+    std::uint64_t* const held = q.held;
     for (std::uint32_t i = 0; i < room; ++i) {
-        const zc_desc& desc = q.stage[i];
+        const zc_desc desc = stage[i];
         q.rx.slot(slot + i) = desc;
-        std::uint64_t buffer = buffer_of(*cluster, desc.addr);
-        q.held[buffer >> 6] |= std::uint64_t{1} << (buffer & 63);
+        const std::uint64_t buffer = desc.addr >> shift; // buffer_of: our own descriptor
+        held[buffer >> 6] |= std::uint64_t{1} << (buffer & 63);
     }
     if (room > 0) {
         q.rx.submit(room);
         q.outstanding += room;
         q.enqueued += room;
-        if (q.wake_fd >= 0)
-            wakeup::wake(*q.side, q.wake_fd);
+        if (q.wake_fd >= 0) {
+            q.unannounced += room;
+            if (q.unannounced >= kWakeBatch)
+                announce(q);
+        }
     }
     if (q.rx.broken()) [[unlikely]]
         mark_broken(index, "its RX ring's consumer index moved backwards or past what was delivered");
@@ -177,6 +213,101 @@ void zc_balancer::flush(std::uint32_t index) noexcept
     publish_counters(q);
 }
 
+// Looks at the queue's sleep flag and wakes its consumer if it sleeps.
+void zc_balancer::announce(BalancerQueue& q) noexcept
+{
+    q.unannounced = 0;
+    q.unannounced_rounds = 0;
+    if (q.wake_fd >= 0)
+        wakeup::wake(*q.side, q.wake_fd);
+}
+
+// The queues with submitted descriptors not yet announced: all of them
+// announced, or (saturated) those that waited kWakeRounds rounds.
+void zc_balancer::announce_waiting(bool saturated) noexcept
+{
+    for (BalancerQueue& q : queues)
+        if (q.unannounced != 0 && (!saturated || ++q.unannounced_rounds >= kWakeRounds))
+            announce(q);
+}
+
+// Deals out the burst of device `d` in `received`, whose hashes are in
+// `hashes`: writes each buffer's hash and origin once, gives it one
+// reference per group, and stages one descriptor for one queue of each
+// group. The descriptors go on the rings in flush(), one reserve and one
+// submit per queue for the whole round.
+void zc_balancer::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* matcher) noexcept
+{
+    std::byte* const pool = cluster->pool;
+    const std::uint32_t shift = cluster->frame_shift;
+    BufferState* const states = cluster->states.data();
+    BufferOrigin* const origin_of = origins.data();
+    BalancerQueue* const queue_at = queues.data();
+    const zc_packet* const packets = received.data();
+    const std::uint32_t* const hash = hashes.data();
+    const std::uint32_t groups_here = group_count;
+
+    // The metadata write touches each frame's first line (the driver's
+    // write may have left it, or a consumer may hold it shared): ask for
+    // it, to write, a few packets ahead.
+    for (std::uint32_t i = 0; i < n && i < kMetaAhead; ++i)
+        __builtin_prefetch(pool + (std::size_t{packets[i].buffer} << shift), 1, 3);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (i + kMetaAhead < n)
+            __builtin_prefetch(pool + (std::size_t{packets[i + kMetaAhead].buffer} << shift), 1, 3);
+        const zc_packet& packet = packets[i];
+        const std::uint32_t buffer = packet.buffer;
+        const std::uint32_t h = hash[i];
+
+        // The driver wrote the rest of the metadata (driver.hpp fill_meta).
+        reinterpret_cast<zc_buffer_meta*>(pool + (std::size_t{buffer} << shift))->hash = h;
+
+        BufferState& state = states[buffer];
+        origin_of[buffer] = BufferOrigin{owner_of(*cluster, buffer), packet.queue, static_cast<std::uint8_t>(d), 0};
+
+        // Content rules (rules.hpp): drop (no group), steer (one group) or
+        // pass (every group): groups [lead, end) get the packet.
+        std::uint32_t lead = 0;
+        std::uint32_t end = groups_here;
+        if (matcher) [[unlikely]] {
+            const rules::Verdict verdict = matcher->match(packet.data, packet.caplen);
+            if (verdict.kind == rules::VerdictKind::Drop) {
+                state.refcount = 1;
+                drop_reference(buffer); // its only reference: home
+                rules_dropped.add(1);
+                ++dropped_everywhere;
+                continue;
+            }
+            if (verdict.kind == rules::VerdictKind::Steer) {
+                lead = verdict.group;
+                end = lead + 1;
+            }
+        }
+
+        // One reference per group; a group whose queue is at its limit
+        // gives its reference back here, one whose queue is full (drop
+        // mode) in flush().
+        state.refcount = end - lead;
+        const zc_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
+                           packet.caplen, 0};
+        const std::uint32_t first = groups[lead].size == 1 ? groups[lead].base : groups[lead].pick(h);
+        set_owner(*cluster, buffer, ZC_OWNER(ZC_OWNER_QUEUE, first));
+        for (std::uint32_t g = lead;;) {
+            BalancerQueue& queue =
+                queue_at[g == lead ? first : groups[g].size == 1 ? groups[g].base : groups[g].pick(h)];
+            if (queue.outstanding + queue.staged < queue.limit) [[likely]] {
+                queue.stage[queue.staged++] = desc;
+            } else {
+                ++queue.dropped;
+                if (drop_reference(buffer))
+                    ++dropped_everywhere;
+            }
+            if (++g == end) [[likely]]
+                break;
+        }
+    }
+}
+
 std::uint32_t zc_balancer::poll() noexcept
 {
     const std::uint32_t queue_count = static_cast<std::uint32_t>(queues.size());
@@ -189,19 +320,17 @@ std::uint32_t zc_balancer::poll() noexcept
         for (std::uint32_t q = 0; q < queue_count; ++q)
             flush(q);
         if (waiting > 0) {
+            announce_waiting(false);
             send_home();
             return 0;
         }
     }
 
-    std::byte* const pool = cluster->pool;
-    const std::uint32_t shift = cluster->frame_shift;
     const zc_hash_mode mode = config.mode;
-    const bool round_robin_mode = mode == ZC_HASH_ROUND_ROBIN;
-    const std::uint32_t refs_per_packet = group_count;
     const std::uint32_t device_count = static_cast<std::uint32_t>(devices.size());
     const std::uint64_t dropped_before = dropped_everywhere;
     std::uint32_t total = 0;
+    bool saturated = true; // every device gave a full burst
     // Content rules: null until a rule file loads (acquire, matches the
     // release in zc_balancer_load_rules).
     rules::Matcher* const rule_matcher_now = rule_matcher.load(std::memory_order_acquire);
@@ -211,74 +340,27 @@ std::uint32_t zc_balancer::poll() noexcept
         next_device = d + 1 == device_count ? 0 : d + 1;
         if (device_ended[d])
             continue;
-        std::uint32_t n = zc_device_recv_burst(devices[d], received.data(), burst);
+        const std::uint32_t n = zc_device_recv_burst(devices[d], received.data(), burst);
         if (n == ZC_DEVICE_END) {
             device_ended[d] = 1;
             continue;
         }
-        if (rule_matcher_now) // takes up a reload, if one came
-            rule_matcher_now->begin_burst();
-        // The hash reads each packet's first bytes and the metadata write
-        // touches its frame's first line: ask for both a few packets ahead.
-        for (std::uint32_t i = 0; i < n && i < kPrefetchAhead; ++i)
-            prefetch_packet(pool, shift, received[i]);
-        for (std::uint32_t i = 0; i < n; ++i) {
-            if (i + kPrefetchAhead < n)
-                prefetch_packet(pool, shift, received[i + kPrefetchAhead]);
-            const zc_packet& packet = received[i];
-            const std::uint32_t buffer = packet.buffer;
-            const std::uint32_t hash =
-                round_robin_mode ? round_robin++ : zc_packet_hash(mode, packet.data, packet.caplen, packet.port);
-
-            // The driver wrote the rest of the metadata (driver.hpp fill_meta).
-            reinterpret_cast<zc_buffer_meta*>(pool + (std::size_t{buffer} << shift))->hash = hash;
-
-            BufferOrigin& origin = origins[buffer];
-            origin.owner = owner_of(*cluster, buffer);
-            origin.device_queue = packet.queue;
-            origin.device = static_cast<std::uint8_t>(d);
-
-            // Content rules (rules.hpp): drop (no group), steer (one group)
-            // or pass (every group). Groups [first_group, end_group) get it.
-            std::uint32_t first_group = 0;
-            std::uint32_t end_group = refs_per_packet;
-            if (rule_matcher_now) {
-                const rules::Verdict verdict = rule_matcher_now->match(packet.data, packet.caplen);
-                if (verdict.kind == rules::VerdictKind::Drop) {
-                    cluster->states[buffer].refcount = 1;
-                    drop_reference(buffer); // its only reference: home
-                    rules_dropped.add(1);
-                    ++dropped_everywhere;
-                    continue;
-                }
-                if (verdict.kind == rules::VerdictKind::Steer) {
-                    first_group = verdict.group;
-                    end_group = verdict.group + 1;
-                }
-            }
-
-            // One reference per group; a group whose queue is at its limit
-            // gives its reference back here, one whose queue is full (drop
-            // mode) in flush().
-            BufferState& state = cluster->states[buffer];
-            state.refcount = end_group - first_group;
-            const zc_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
-                               packet.caplen, 0};
-            for (std::uint32_t g = first_group; g < end_group; ++g) {
-                const BalancerGroup& group = groups[g];
-                const std::uint32_t q = group.base + (group.size == 1 ? 0 : hash % group.size);
-                BalancerQueue& queue = queues[q];
-                if (g == first_group)
-                    set_owner(*cluster, buffer, ZC_OWNER(ZC_OWNER_QUEUE, q));
-                if (queue.outstanding + queue.staged >= queue.limit) [[unlikely]] {
-                    ++queue.dropped;
-                    if (drop_reference(buffer))
-                        ++dropped_everywhere;
-                    continue;
-                }
-                queue.stage[queue.staged++] = desc;
-            }
+        if (n < burst)
+            saturated = false;
+        if (n == 0)
+            continue;
+        // The whole burst is hashed first (the hash asks for frames ahead),
+        // then dealt out.
+        std::uint32_t* const hash = hashes.data();
+        if (mode == ZC_HASH_ROUND_ROBIN) {
+            for (std::uint32_t i = 0; i < n; ++i)
+                hash[i] = round_robin++;
+        } else {
+            hash::hash_burst(mode, received.data(), n, hash);
         }
+        if (rule_matcher_now) [[unlikely]] // takes up a reload, if one came
+            rule_matcher_now->begin_burst();
+        distribute(d, n, rule_matcher_now);
         received_count += n;
         total += n;
     }
@@ -286,6 +368,10 @@ std::uint32_t zc_balancer::poll() noexcept
     if (total > 0)
         for (std::uint32_t q = 0; q < queue_count; ++q)
             flush(q);
+    const std::uint32_t distributed = total - static_cast<std::uint32_t>(dropped_everywhere - dropped_before);
+    // A round that distributes nothing may be followed by a wait in the
+    // caller (zc_balancer_poll returns 0): nothing is left unannounced then.
+    announce_waiting(saturated && distributed > 0);
     send_home();
-    return total - static_cast<std::uint32_t>(dropped_everywhere - dropped_before);
+    return distributed;
 }

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <utility>
 
+#include "packet_hash.hpp"
 #include "packet_parse.hpp"
 
 namespace zc::hash {
@@ -87,19 +88,21 @@ std::uint32_t hash_macs(const std::uint8_t* f, const Layer& l) noexcept
     return m.finish();
 }
 
-std::uint32_t hash_addresses(const std::uint8_t* f, const Layer& l) noexcept
+// The tuple mixers, from the values themselves: the full parse and the
+// direct path (below) both end here, so they give one value per tuple.
+[[gnu::always_inline]] inline std::uint32_t two_tuple4(std::uint32_t a, std::uint32_t b) noexcept
 {
-    if (l.ip_version == 4) {
-        std::uint32_t a = load32(f + parse::src_addr_offset(l));
-        std::uint32_t b = load32(f + parse::dst_addr_offset(l));
-        if (b < a)
-            std::swap(a, b);
-        Mixer m(Kind::TwoTuple4);
-        m.add(static_cast<std::uint64_t>(a) << 32 | b);
-        return m.finish();
-    }
-    Address6 a = load_address6(f + parse::src_addr_offset(l));
-    Address6 b = load_address6(f + parse::dst_addr_offset(l));
+    if (b < a)
+        std::swap(a, b);
+    Mixer m(Kind::TwoTuple4);
+    m.add(static_cast<std::uint64_t>(a) << 32 | b);
+    return m.finish();
+}
+
+std::uint32_t two_tuple6(const std::uint8_t* src, const std::uint8_t* dst) noexcept
+{
+    Address6 a = load_address6(src);
+    Address6 b = load_address6(dst);
     if (less(b, a))
         std::swap(a, b);
     Mixer m(Kind::TwoTuple6);
@@ -110,24 +113,25 @@ std::uint32_t hash_addresses(const std::uint8_t* f, const Layer& l) noexcept
     return m.finish();
 }
 
-std::uint32_t hash_five_tuple(const std::uint8_t* f, const Layer& l) noexcept
+[[gnu::always_inline]] inline std::uint32_t five_tuple4(std::uint32_t src, std::uint32_t dst, std::uint16_t src_port,
+                                                        std::uint16_t dst_port, std::uint64_t protocol) noexcept
 {
-    const std::uint64_t protocol = l.protocol;
-    if (l.ip_version == 4) {
-        // Endpoints as 48-bit numbers, address above port: one compare orders both.
-        std::uint64_t a = static_cast<std::uint64_t>(load32(f + parse::src_addr_offset(l))) << 16 | l.src_port;
-        std::uint64_t b = static_cast<std::uint64_t>(load32(f + parse::dst_addr_offset(l))) << 16 | l.dst_port;
-        if (b < a)
-            std::swap(a, b);
-        Mixer m(Kind::FiveTuple4);
-        m.add(a | protocol << 48);
-        m.add(b);
-        return m.finish();
-    }
-    Address6 a = load_address6(f + parse::src_addr_offset(l));
-    Address6 b = load_address6(f + parse::dst_addr_offset(l));
-    std::uint16_t port_a = l.src_port;
-    std::uint16_t port_b = l.dst_port;
+    // Endpoints as 48-bit numbers, address above port: one compare orders both.
+    std::uint64_t a = static_cast<std::uint64_t>(src) << 16 | src_port;
+    std::uint64_t b = static_cast<std::uint64_t>(dst) << 16 | dst_port;
+    if (b < a)
+        std::swap(a, b);
+    Mixer m(Kind::FiveTuple4);
+    m.add(a | protocol << 48);
+    m.add(b);
+    return m.finish();
+}
+
+std::uint32_t five_tuple6(const std::uint8_t* src, const std::uint8_t* dst, std::uint16_t port_a,
+                          std::uint16_t port_b, std::uint64_t protocol) noexcept
+{
+    Address6 a = load_address6(src);
+    Address6 b = load_address6(dst);
     if (less(b, a) || (a.high == b.high && a.low == b.low && port_b < port_a)) {
         std::swap(a, b);
         std::swap(port_a, port_b);
@@ -139,6 +143,22 @@ std::uint32_t hash_five_tuple(const std::uint8_t* f, const Layer& l) noexcept
     m.add(b.low);
     m.add(static_cast<std::uint64_t>(port_a) << 16 | port_b | protocol << 32);
     return m.finish();
+}
+
+std::uint32_t hash_addresses(const std::uint8_t* f, const Layer& l) noexcept
+{
+    if (l.ip_version == 4)
+        return two_tuple4(load32(f + parse::src_addr_offset(l)), load32(f + parse::dst_addr_offset(l)));
+    return two_tuple6(f + parse::src_addr_offset(l), f + parse::dst_addr_offset(l));
+}
+
+std::uint32_t hash_five_tuple(const std::uint8_t* f, const Layer& l) noexcept
+{
+    if (l.ip_version == 4)
+        return five_tuple4(load32(f + parse::src_addr_offset(l)), load32(f + parse::dst_addr_offset(l)),
+                           l.src_port, l.dst_port, l.protocol);
+    return five_tuple6(f + parse::src_addr_offset(l), f + parse::dst_addr_offset(l), l.src_port, l.dst_port,
+                       l.protocol);
 }
 
 // The 5tuple rules with their fallbacks (zc/hash.h), for one layer.
@@ -168,6 +188,70 @@ std::uint32_t hash_vlan(const std::uint8_t* f, std::uint32_t caplen) noexcept
     return m.finish();
 }
 
+// The direct path (packet_hash.hpp): the common frame, read in place, with
+// the parser's checks in the parser's order; false sends the frame through
+// parse_frame. Only frames whose parse would end in five_tuple4/6 (5tuple)
+// or two_tuple4/6 (2tuple) with these very fields are taken.
+constexpr std::uint32_t kEthernet = 14;
+
+inline bool carries_ports(std::uint8_t protocol) noexcept // packet_parse.cpp has_ports
+{
+    return protocol == 6 || protocol == 17 || protocol == 132 || protocol == 33 || protocol == 136;
+}
+
+[[gnu::always_inline]] inline bool direct_flow_hash(const std::uint8_t* f, std::uint32_t caplen, bool ports,
+                                                std::uint32_t& out) noexcept
+{
+    if (f == nullptr || caplen < kEthernet + 20)
+        return false;
+    const std::uint16_t type = load16(f + 12);
+    const std::uint8_t* ip = f + kEthernet;
+    if (type == 0x0800) {
+        const std::uint32_t header = (ip[0] & 0x0fu) * 4u;
+        const std::uint32_t total = load16(ip + 2);
+        if ((ip[0] >> 4) != 4 || header < 20 || (total != 0 && total < header))
+            return false; // malformed: the parser's MAC-pair fallback
+        if ((load16(ip + 6) & 0x3fffu) != 0)
+            return false; // a fragment: the parser's rule
+        // The addresses lie within both caplen (>= 34) and the IP length
+        // (>= header >= 20).
+        const std::uint32_t src = load32(ip + 12);
+        const std::uint32_t dst = load32(ip + 16);
+        if (!ports) {
+            out = two_tuple4(src, dst);
+            return true;
+        }
+        std::uint32_t end = caplen;
+        if (total != 0 && kEthernet + total < end)
+            end = kEthernet + total;
+        const std::uint32_t l4 = kEthernet + header;
+        if (!carries_ports(ip[9]) || l4 + 4 > end)
+            return false;
+        out = five_tuple4(src, dst, load16(f + l4), load16(f + l4 + 2), ip[9]);
+        return true;
+    }
+    if (type == 0x86dd) {
+        if (caplen < kEthernet + 40 || (ip[0] >> 4) != 6)
+            return false;
+        if (!ports) {
+            out = two_tuple6(ip + 8, ip + 24);
+            return true;
+        }
+        // A next header with ports is no extension header: L4 follows.
+        const std::uint8_t next = ip[6];
+        const std::uint32_t payload = load16(ip + 4);
+        std::uint32_t end = caplen;
+        if (payload != 0 && kEthernet + 40 + payload < end)
+            end = kEthernet + 40 + payload;
+        const std::uint32_t l4 = kEthernet + 40;
+        if (!carries_ports(next) || l4 + 4 > end)
+            return false;
+        out = five_tuple6(ip + 8, ip + 24, load16(f + l4), load16(f + l4 + 2), next);
+        return true;
+    }
+    return false;
+}
+
 struct ModeName {
     zc_hash_mode mode;
     const char* name;
@@ -179,7 +263,7 @@ constexpr ModeName kModeNames[] = {
 };
 static_assert(std::size(kModeNames) == ZC_HASH_MODE_COUNT, "a name for every mode");
 
-std::uint32_t packet_hash(zc_hash_mode mode, const std::uint8_t* frame, std::uint32_t caplen,
+std::uint32_t parsed_hash(zc_hash_mode mode, const std::uint8_t* frame, std::uint32_t caplen,
                           std::uint16_t port) noexcept
 {
     switch (mode) {
@@ -209,7 +293,62 @@ std::uint32_t packet_hash(zc_hash_mode mode, const std::uint8_t* frame, std::uin
     return 0;
 }
 
+inline std::uint32_t packet_hash(zc_hash_mode mode, const std::uint8_t* frame, std::uint32_t caplen,
+                                 std::uint16_t port) noexcept
+{
+    std::uint32_t hash = 0;
+    if ((mode == ZC_HASH_5TUPLE || mode == ZC_HASH_2TUPLE) &&
+        direct_flow_hash(frame, caplen, mode == ZC_HASH_5TUPLE, hash))
+        return hash;
+    return parsed_hash(mode, frame, caplen, port);
+}
+
+// Frames ahead whose first line hash_burst asks for.
+constexpr std::uint32_t kHashAhead = 8;
+
+// hash_burst for 5tuple (Ports) or 2tuple: the direct path, the parser
+// for what it does not take. One loop per mode, so that the mode's tests
+// are decided at compile time, not per packet.
+template <bool Ports>
+void direct_burst(zc_hash_mode mode, const zc_packet* packets, std::uint32_t n, std::uint32_t* hashes) noexcept
+{
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (i + kHashAhead < n)
+            __builtin_prefetch(packets[i + kHashAhead].data, 0, 3);
+        const zc_packet& p = packets[i];
+        std::uint32_t hash;
+        if (!direct_flow_hash(p.data, p.caplen, Ports, hash)) [[unlikely]]
+            hash = parsed_hash(mode, p.data, p.caplen, p.port);
+        hashes[i] = hash;
+    }
+}
+
 } // namespace
+
+void hash_burst(zc_hash_mode mode, const zc_packet* packets, std::uint32_t n, std::uint32_t* hashes) noexcept
+{
+    for (std::uint32_t i = 0; i < n && i < kHashAhead; ++i)
+        __builtin_prefetch(packets[i].data, 0, 3);
+    if (mode == ZC_HASH_5TUPLE) {
+        direct_burst<true>(mode, packets, n, hashes);
+        return;
+    }
+    if (mode == ZC_HASH_2TUPLE) {
+        direct_burst<false>(mode, packets, n, hashes);
+        return;
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (i + kHashAhead < n)
+            __builtin_prefetch(packets[i + kHashAhead].data, 0, 3);
+        hashes[i] = parsed_hash(mode, packets[i].data, packets[i].caplen, packets[i].port);
+    }
+}
+
+std::uint32_t packet_hash_parsed(zc_hash_mode mode, const std::uint8_t* frame, std::uint32_t caplen,
+                                 std::uint16_t port) noexcept
+{
+    return parsed_hash(mode, frame, caplen, port);
+}
 
 } // namespace zc::hash
 

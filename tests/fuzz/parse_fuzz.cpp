@@ -5,7 +5,9 @@
 // block of that size, so AddressSanitizer catches any over-read). Checks:
 // every mode runs, the parse's offsets and flags are consistent, and when the
 // parse finds a flow, the frame with its endpoints swapped (MACs, addresses,
-// ports; outer and inner) hashes the same in every symmetric mode.
+// ports; outer and inner) hashes the same in every symmetric mode; and the
+// direct path of 5tuple and 2tuple (core/src/packet_hash.hpp) gives what the
+// full parser gives.
 //
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I core/include \
 //       tests/fuzz/parse_fuzz.cpp core/src/packet_*.cpp -o parse_fuzz
@@ -18,6 +20,7 @@
 #include <cstring>
 #include <memory>
 
+#include "../../core/src/packet_hash.hpp"
 #include "zc/hash.h"
 
 namespace {
@@ -90,6 +93,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         hashes[mode] = zc_packet_hash(static_cast<zc_hash_mode>(mode), data, caplen, port);
     check(hashes[ZC_HASH_ROUND_ROBIN] == 0 && hashes[ZC_HASH_MODE_COUNT] == 0, "round-robin or a non-mode hashed");
     check(zc_packet_hash(ZC_HASH_INNER_5TUPLE, data, caplen, port) == hashes[ZC_HASH_INNER_5TUPLE], "not deterministic");
+    for (zc_hash_mode mode : {ZC_HASH_5TUPLE, ZC_HASH_2TUPLE})
+        check(zc::hash::packet_hash_parsed(mode, data, caplen, port) == hashes[mode], "direct path and parser differ");
+    {
+        const zc_packet packet{data, caplen, caplen, 0, 0, 0, port};
+        std::uint32_t burst = 0;
+        zc::hash::hash_burst(ZC_HASH_5TUPLE, &packet, 1, &burst);
+        check(burst == hashes[ZC_HASH_5TUPLE], "hash_burst and zc_packet_hash differ");
+    }
 
     zc_parsed p{};
     p.struct_size = sizeof p;

@@ -176,14 +176,19 @@ hostile() {
     [ $status -eq 0 ] || { cat "$workdir/$mode.log" >&2; fail "$mode: the hostile consumer's expectation failed (status $status): $line"; }
     # The hostile process gone and the traffic over: every buffer is free
     # or on queue 0's ring (which nobody reads now).
+    # The device may be short of its fill ring by less than one top-up
+    # batch (AF_XDP refills 64 at a time, kRefillBatch): those buffers are
+    # free until it next tops up. The exact count is checked below, once
+    # queue 0 is drained and its buffers have gone home to the device.
+    home_now() { [ $(( free + occupancy )) -ge "$free0" ] && [ $(( free + occupancy )) -lt $(( free0 + 64 )) ]; }
     for _ in $(seq 1 50); do
         scrape
         free=$(metric zc_pool_free_buffers) occupancy=$(metric zc_queue_occupancy 0)
-        [ $(( free + occupancy )) -eq "$free0" ] && break
+        home_now && break
         sleep 0.1
     done
-    [ $(( free + occupancy )) -eq "$free0" ] || { cat "$workdir/scrape" "$workdir/balance.log" >&2
-        fail "$mode: with the hostile consumer gone, $free buffers are free and $occupancy on queue 0's ring; $free0 were free at the start"; }
+    home_now || { cat "$workdir/scrape" "$workdir/balance.log" >&2
+        fail "$mode: with the hostile consumer gone, $free buffers are free and $occupancy on queue 0's ring; $free0 were free at the start (up to 63 more allowed: the device's fill ring)"; }
     drain_queue0 "$mode"
     alive "$mode"
     pool_home "$mode"

@@ -14,12 +14,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "../../drivers/synthetic/frames.hpp"
 #include "balancer_fixture.hpp"
+#include "src/balancer.hpp"
 #include "zc/balance.h"
 #include "zc/device.h"
 #include "zc/hash.h"
@@ -388,6 +390,24 @@ TEST_F(BalancerTest, DefaultQueueLimitIsAShareOfWhatTheDevicesLend)
 {
     start("3", ZC_ON_FULL_DROP, 256, ZC_HASH_5TUPLE, 2);
     EXPECT_EQ(stats().queues[0].limit, 2 * kDeviceFrames / 4);
+}
+
+// The queue pick without a division (core/src/balancer.hpp) is the group's
+// base plus hash % size, for every size a group can have, at the edges of
+// the hash's range and at random.
+TEST(BalancerGroup, PickIsBasePlusTheRemainder)
+{
+    std::mt19937 random(13);
+    for (std::uint32_t size = 1; size <= 1024; ++size) {
+        const zc::BalancerGroup group{7, size, zc::BalancerGroup::reciprocal_of(size)};
+        for (std::uint32_t hash : {0u, 1u, size - 1, size, size + 1, 0x7fffffffu, 0x80000000u, 0xfffffffeu,
+                                   0xffffffffu, 0xffffffffu - 0xffffffffu % size})
+            ASSERT_EQ(group.pick(hash), 7 + hash % size) << "size " << size << ", hash " << hash;
+        for (int i = 0; i < 2000; ++i) {
+            const std::uint32_t hash = static_cast<std::uint32_t>(random());
+            ASSERT_EQ(group.pick(hash), 7 + hash % size) << "size " << size << ", hash " << hash;
+        }
+    }
 }
 
 TEST(BalancerConfig, ParsesGroupsAndRefusesNonsense)

@@ -8,12 +8,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -1014,6 +1016,46 @@ TEST(HashCorpus, EveryPrefixOfEveryFrameIsSafeAndSymmetric)
         }
     }
     EXPECT_GT(prefixes, 5000);
+}
+
+// libzc hashes untagged IPv4 and IPv6 frames by a direct path
+// (core/src/packet_hash.hpp) and everything else by the full parser; a tag
+// sends a frame through the parser and is in no tuple. So every frame, and
+// every prefix of it, must hash as its copy with an 802.1Q tag inserted —
+// the corpus, and copies with random damage to their IP and L4 headers
+// (lengths, versions, fragments, protocols, header lengths).
+TEST(HashCorpus, UntaggedFramesHashAsTheirTaggedCopies)
+{
+    std::mt19937 random(13);
+    int compared = 0;
+    for (const Entry& e : corpus()) {
+        if (e.frame.size() < 14)
+            continue;
+        const unsigned type = e.frame[12] << 8 | e.frame[13];
+        if (type != 0x0800 && type != 0x86dd)
+            continue;
+        SCOPED_TRACE(e.name);
+        std::vector<Bytes> variants{e.frame};
+        for (int k = 0; k < 100; ++k) {
+            Bytes v = e.frame;
+            const int damaged = 1 + static_cast<int>(random() % 3);
+            for (int d = 0; d < damaged; ++d)
+                v[14 + random() % std::min<std::size_t>(v.size() - 14, 64)] = static_cast<std::uint8_t>(random());
+            variants.push_back(v);
+        }
+        for (const Bytes& frame : variants)
+            for (std::size_t n = 12; n <= frame.size(); ++n) {
+                const Bytes plain = prefix(frame, n);
+                Bytes tagged = plain;
+                const std::uint8_t tag[] = {0x81, 0x00, 0x00, 0x07};
+                tagged.insert(tagged.begin() + 12, std::begin(tag), std::end(tag));
+                for (zc_hash_mode mode : {ZC_HASH_5TUPLE, ZC_HASH_2TUPLE})
+                    ASSERT_EQ(hash(mode, plain), hash(mode, tagged))
+                        << "prefix " << n << ", " << zc_hash_mode_name(mode);
+                ++compared;
+            }
+    }
+    EXPECT_GT(compared, 10000);
 }
 
 TEST(HashCorpus, NullFrameAndEmptyFrame)
