@@ -56,9 +56,12 @@ template <typename DaqStats> void fill_session_stats(Session& session, DaqStats&
 {
     const zc_device_stats device = session.device_counters();
     const SessionCounters& counters = session.counters();
-    stats.hw_packets_received = device.packets;
+    // A passive session's filter runs in its device (Session::set_filter):
+    // what the device refused counts as received and filtered, as if the
+    // filter had run here.
+    stats.hw_packets_received = device.packets + device.filtered;
     stats.hw_packets_dropped = device.dropped + counters.forward_failed;
-    stats.packets_filtered = counters.filtered;
+    stats.packets_filtered = counters.filtered + device.filtered;
     stats.packets_injected = counters.injected;
 }
 

@@ -196,6 +196,17 @@ int Session::set_filter(const char* expression, int snaplen) noexcept
         std::string error;
         if (!filter_.compile(expression, snaplen, error))
             return fail(-EINVAL, "%s", error.c_str());
+        // Passive: the device filters (in the kernel where it can, and
+        // what it refuses stays with the host), counting what it refused;
+        // where it cannot take the program, the filter runs here.
+        if (!inline_ && device_ && filter_.active()) {
+            zc_error err{};
+            if (zc_device_set_filter(device_, static_cast<const zc_filter_insn*>(filter_.instructions()),
+                                     filter_.length(), 0, &err) >= 0)
+                filter_.reset();
+            else // an earlier program the device took must not stay in front of this one
+                zc_device_set_filter(device_, nullptr, 0, 0, &err);
+        }
         return 0;
     } catch (const std::bad_alloc&) {
         return fail(-ENOMEM, "out of memory while compiling the BPF filter");

@@ -66,6 +66,10 @@ over its queues; consumers read queue Q as zc:CLUSTER@Q.
                            Ethernet): in the kernel where it can run there,
                            and what it refuses goes on to the host's stack
       --filter-drop        what the filter refuses is dropped instead
+      --group-filter G:EXPR
+                           group G (0 is the first of --queues) gets only
+                           what the pcap filter EXPR matches, filtered by
+                           the balancer; repeat for other groups
       --pid-file FILE      write the process id to FILE (removed at exit)
       --daemon             run in the background; returns once the cluster,
                            the devices and the control socket are open
@@ -100,6 +104,7 @@ enum OptionId : int {
     kForeground,
     kFilter,
     kFilterDrop,
+    kGroupFilter,
 };
 
 constexpr option kLongOptions[] = {
@@ -117,6 +122,7 @@ constexpr option kLongOptions[] = {
     {"queue-limit", required_argument, nullptr, kQueueLimit},
     {"filter", required_argument, nullptr, kFilter},
     {"filter-drop", no_argument, nullptr, kFilterDrop},
+    {"group-filter", required_argument, nullptr, kGroupFilter},
     {"pid-file", required_argument, nullptr, kPidFile},
     {"rules", required_argument, nullptr, kRules},
     {"daemon", no_argument, nullptr, kDaemon},
@@ -207,6 +213,14 @@ std::string set_option(Options& o, int id, const std::string& value)
             return "an empty filter (leave --filter out to take everything)";
         o.filter = value;
         return {};
+    case kGroupFilter: {
+        const std::size_t colon = value.find(':');
+        if (colon == std::string::npos || !parse_whole(value.substr(0, colon), ZC_BALANCE_MAX_GROUPS - 1, &whole) ||
+            colon + 1 == value.size())
+            return "GROUP:EXPR, such as 1:'tcp port 80' (groups from 0, as in --queues)";
+        o.group_filters.emplace_back(static_cast<std::uint32_t>(whole), value.substr(colon + 1));
+        return {};
+    }
     case kFilterDrop:
         if (value != "true" && value != "false")
             return "true or false";

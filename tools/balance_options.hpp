@@ -33,6 +33,9 @@ struct Options {
     std::uint32_t synthetic_flows = 1;
     std::string filter; // --filter: a pcap expression, run in the kernel where it can be
     bool filter_drop = false; // --filter-drop: what it refuses is dropped, not passed to the host
+    // --group-filter G:EXPR, each: group G (0-based, as in --queues) gets
+    // only what EXPR matches, filtered by the balancer in user space.
+    std::vector<std::pair<std::uint32_t, std::string>> group_filters;
     std::string pid_file;
     std::string rules; // --rules FILE: content rules, reloaded on SIGHUP
     bool daemon = false;

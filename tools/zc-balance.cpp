@@ -47,23 +47,32 @@ volatile std::sig_atomic_t g_stop = 0; // set by SIGINT/SIGTERM only
 
 void on_signal(int) { g_stop = 1; }
 
-// --filter: EXPR compiled for Ethernet, as tcpdump compiles it for an
-// Ethernet interface, and given to every device (zc_device_set_filter: in
-// the kernel where it can be). False after saying why.
-bool set_filters(const Options& o, const std::vector<zc_device*>& devices)
+// EXPR compiled for Ethernet, as tcpdump compiles it for an Ethernet
+// interface, into *program (pcap_freecode it). False after saying why,
+// naming `option`.
+bool compile_filter(const std::string& expr, const char* option, bpf_program* program)
 {
-    if (o.filter.empty())
-        return true;
     pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
-    bpf_program program{};
-    if (!dead || pcap_compile(dead, &program, o.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        std::fprintf(stderr, "zc-balance: --filter '%s': %s\n", o.filter.c_str(),
+    if (!dead || pcap_compile(dead, program, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        std::fprintf(stderr, "zc-balance: %s '%s': %s\n", option, expr.c_str(),
                      dead ? pcap_geterr(dead) : "libpcap is out of memory");
         if (dead)
             pcap_close(dead);
         return false;
     }
     pcap_close(dead);
+    return true;
+}
+
+// --filter: given to every device (zc_device_set_filter: in the kernel
+// where it can be). False after saying why.
+bool set_filters(const Options& o, const std::vector<zc_device*>& devices)
+{
+    if (o.filter.empty())
+        return true;
+    bpf_program program{};
+    if (!compile_filter(o.filter, "--filter", &program))
+        return false;
     bool ok = true;
     for (zc_device* device : devices) {
         zc_error err{};
@@ -77,6 +86,26 @@ bool set_filters(const Options& o, const std::vector<zc_device*>& devices)
     }
     pcap_freecode(&program);
     return ok;
+}
+
+// --group-filter G:EXPR: each group's own filter, run by the balancer.
+// False after saying why.
+bool set_group_filters(const Options& o, zc_balancer* balancer)
+{
+    for (const auto& [group, expr] : o.group_filters) {
+        bpf_program program{};
+        if (!compile_filter(expr, "--group-filter", &program))
+            return false;
+        zc_error err{};
+        const int rc = zc_balancer_set_group_filter(balancer, group, reinterpret_cast<const zc_filter_insn*>(program.bf_insns),
+                                                    program.bf_len, &err);
+        pcap_freecode(&program);
+        if (rc != 0) {
+            std::fprintf(stderr, "zc-balance: --group-filter %u:'%s': %s\n", group, expr.c_str(), err.message);
+            return false;
+        }
+    }
+    return true;
 }
 
 // The CPUs this process may run on, as a list such as "0-3,6".
@@ -315,6 +344,8 @@ int run(const Options& o, int ready_fd)
         std::fprintf(stderr, "zc-balance: %s\n", err.message);
         return 1;
     }
+    if (!set_group_filters(o, r.balancer))
+        return 1;
 
     // Content rules: a file that fails stops us here, with its line and why.
     std::unique_ptr<RuleReloader> reloader; // stops before the balancer closes

@@ -151,6 +151,7 @@ struct QueueSample {
     std::uint64_t returned = 0;
     std::uint64_t bad_descriptors = 0;
     std::uint64_t cut_off = 0;
+    std::uint64_t filtered = 0;
     std::uint32_t occupancy = 0;
     pid_t consumer_pid = 0; // 0: nobody holds the queue
     bool consumer_alive = false;
@@ -194,6 +195,7 @@ Sample take_sample(const Cluster& cluster)
         x.returned = stats.returned;
         x.bad_descriptors = stats.bad_descriptors;
         x.cut_off = stats.cut_off;
+        x.filtered = stats.filtered;
         x.consumer_pid = stats.consumer_pid;
         x.consumer_alive = x.consumer_pid > 0 && (kill(x.consumer_pid, 0) == 0 || errno != ESRCH);
         x.occupancy = stats.occupancy;
@@ -315,6 +317,9 @@ void print_prometheus(const Sample& s)
     prometheus_queue_family(s, "zc_queue_bad_returns_total", "counter",
                             "Returned descriptors the balancer rejected.",
                             [](const QueueSample& x) { return x.bad_return; });
+    prometheus_queue_family(s, "zc_queue_filtered_total", "counter",
+                            "Frames the hash gave the queue that its group's filter refused (--group-filter).",
+                            [](const QueueSample& x) { return x.filtered; });
     prometheus_queue_family(s, "zc_queue_received_total", "counter", "Frames the consumer took off the queue.",
                             [](const QueueSample& x) { return x.received; });
     prometheus_queue_family(s, "zc_queue_returned_total", "counter", "Buffers the consumer handed back.",

@@ -132,7 +132,8 @@ struct QueueInfo {
     // (QueueSide), as the consumer wrote them, not checked.
     std::uint32_t occupancy;
     std::uint32_t outstanding;
-    std::uint64_t reserved[2];
+    std::uint64_t filtered;     // refused by its group's filter (zc_balancer_set_group_filter)
+    std::uint64_t reserved;
     alignas(kCacheLine) std::uint64_t received;
     std::uint64_t returned;
     std::uint64_t bad_descriptors;

@@ -418,6 +418,29 @@ void zc_balancer::publish_rules()
     rules_published_ns = ns;
 }
 
+extern "C" int zc_balancer_set_group_filter(zc_balancer* b, std::uint32_t group, const zc_filter_insn* insns,
+                                            std::uint32_t count, zc_error* err)
+{
+    if (!b)
+        return fail(err, -EINVAL, "balancer: no balancer");
+    if (group >= b->group_count)
+        return fail(err, -EINVAL, "balancer: no group %u (groups 0 to %u)", group, b->group_count - 1);
+    if (!insns || count == 0) {
+        b->group_filters[group].set(nullptr, 0);
+        b->filtered_groups &= ~(1u << group);
+        return 0;
+    }
+    if (!zc::UserFilter::valid(insns, count))
+        return fail(err, -EINVAL, "balancer: group %u: the filter is not a valid classic BPF program", group);
+    try {
+        b->group_filters[group].set(insns, count);
+    } catch (const std::bad_alloc&) {
+        return fail(err, -ENOMEM, "balancer: group %u: out of memory for its filter", group);
+    }
+    b->filtered_groups |= 1u << group;
+    return 0;
+}
+
 extern "C" int zc_balancer_load_rules(zc_balancer* b, const char* path, zc_error* err)
 {
     if (!b || !path)
@@ -555,6 +578,7 @@ extern "C" int zc_balancer_get_stats(const zc_balancer* b, zc_balancer_stats* st
         out.outstanding = queue.outstanding;
         out.cut_off = queue.cut_off;
         out.limit = queue.wait ? ~0u : b->config.queue_limit;
+        out.filtered = queue.filtered;
         out.reserved = 0;
     }
     return 0;

@@ -46,6 +46,7 @@
 #include "internal/control_socket.hpp"
 #include "internal/counter.hpp"
 #include "rules.hpp"
+#include "user_filter.hpp"
 #include "zc/balance.h"
 #include "zc/device.h"
 #include "zc/ring.hpp"
@@ -82,6 +83,7 @@ struct BalancerQueue {
     std::uint64_t returned = 0;
     std::uint64_t bad_returns = 0;
     std::uint64_t cut_off = 0;
+    std::uint64_t filtered = 0; // packets its group's filter refused that the hash gave it
 };
 
 // Buffers going home to one device, given back together (or when this many).
@@ -141,6 +143,12 @@ struct zc_balancer final : zc::control::QueueOwner {
     zc::rules::Matcher* matcher = nullptr;
     std::atomic<zc::rules::Matcher*> rule_matcher{nullptr};
     zc::Counter rules_dropped;
+
+    // Per-group filters (zc_balancer_set_group_filter), run here in user
+    // space: bit g of filtered_groups is set while group g has one. Without
+    // any, the poll loop pays one predictable branch per packet.
+    std::array<zc::UserFilter, ZC_BALANCE_MAX_GROUPS> group_filters;
+    std::uint32_t filtered_groups = 0;
     std::uint64_t rules_published_generation = 0; // the generation last put in the region's table
     std::uint64_t rules_published_ns = 0;         // and when (CLOCK_MONOTONIC_COARSE)
 
@@ -155,7 +163,11 @@ struct zc_balancer final : zc::control::QueueOwner {
     void announce_waiting(bool saturated) noexcept;
     void mark_broken(std::uint32_t queue, const char* why) noexcept;
     // The content rules' matcher, or null when no rule file is loaded.
-    void distribute(std::uint32_t device, std::uint32_t n, zc::rules::Matcher* matcher) noexcept;
+    void distribute(std::uint32_t device, std::uint32_t n, zc::rules::Matcher* rules_now) noexcept;
+    // distribute's way for a packet when some group has a filter: to the
+    // groups of [lead, end) whose filter matches it, home when none does.
+    void distribute_filtered(const zc_packet& packet, std::uint32_t hash, const zc_desc& desc, std::uint32_t lead,
+                             std::uint32_t end) noexcept;
     bool drop_reference(std::uint32_t buffer) noexcept;
     void go_home(std::uint32_t buffer) noexcept;
     void send_home_now(std::uint32_t device) noexcept;

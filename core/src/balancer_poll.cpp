@@ -48,6 +48,7 @@ void zc_balancer::publish_counters(BalancerQueue& q) noexcept
     counter_store(q.info->enqueued, q.enqueued);
     counter_store(q.info->dropped_full, q.dropped);
     counter_store(q.info->bad_return, q.bad_returns);
+    counter_store(q.info->filtered, q.filtered);
 }
 
 void zc_balancer::send_home_now(std::uint32_t device) noexcept
@@ -236,7 +237,7 @@ void zc_balancer::announce_waiting(bool saturated) noexcept
 // reference per group, and stages one descriptor for one queue of each
 // group. The descriptors go on the rings in flush(), one reserve and one
 // submit per queue for the whole round.
-void zc_balancer::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* matcher) noexcept
+void zc_balancer::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* rules_now) noexcept
 {
     std::byte* const pool = cluster->pool;
     const std::uint32_t shift = cluster->frame_shift;
@@ -269,8 +270,8 @@ void zc_balancer::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* m
         // pass (every group): groups [lead, end) get the packet.
         std::uint32_t lead = 0;
         std::uint32_t end = groups_here;
-        if (matcher) [[unlikely]] {
-            const rules::Verdict verdict = matcher->match(packet.data, packet.caplen);
+        if (rules_now) [[unlikely]] {
+            const rules::Verdict verdict = rules_now->match(packet.data, packet.caplen);
             if (verdict.kind == rules::VerdictKind::Drop) {
                 state.refcount = 1;
                 drop_reference(buffer); // its only reference: home
@@ -284,12 +285,17 @@ void zc_balancer::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* m
             }
         }
 
+        const zc_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
+                           packet.caplen, 0};
+        if (filtered_groups != 0) [[unlikely]] {
+            distribute_filtered(packet, h, desc, lead, end);
+            continue;
+        }
+
         // One reference per group; a group whose queue is at its limit
         // gives its reference back here, one whose queue is full (drop
         // mode) in flush().
         state.refcount = end - lead;
-        const zc_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
-                           packet.caplen, 0};
         const std::uint32_t first = groups[lead].size == 1 ? groups[lead].base : groups[lead].pick(h);
         set_owner(*cluster, buffer, ZC_OWNER(ZC_OWNER_QUEUE, first));
         for (std::uint32_t g = lead;;) {
@@ -304,6 +310,42 @@ void zc_balancer::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* m
             }
             if (++g == end) [[likely]]
                 break;
+        }
+    }
+}
+
+void zc_balancer::distribute_filtered(const zc_packet& packet, std::uint32_t hash, const zc_desc& desc,
+                                      std::uint32_t lead, std::uint32_t end) noexcept
+{
+    const std::uint32_t buffer = packet.buffer;
+    std::uint32_t queue_of[ZC_BALANCE_MAX_GROUPS];
+    std::uint32_t takers = 0; // bit g: group g gets the packet
+    for (std::uint32_t g = lead; g < end; ++g) {
+        const BalancerGroup& group = groups[g];
+        queue_of[g] = group.size == 1 ? group.base : group.pick(hash);
+        if ((filtered_groups >> g & 1) && !group_filters[g].matches(packet)) {
+            ++queues[queue_of[g]].filtered;
+            continue;
+        }
+        takers |= 1u << g;
+    }
+    BufferState& state = cluster->states[buffer];
+    if (takers == 0) {
+        state.refcount = 1;
+        drop_reference(buffer); // its only reference: home
+        ++dropped_everywhere;
+        return;
+    }
+    state.refcount = static_cast<std::uint32_t>(__builtin_popcount(takers));
+    set_owner(*cluster, buffer, ZC_OWNER(ZC_OWNER_QUEUE, queue_of[__builtin_ctz(takers)]));
+    for (std::uint32_t left = takers; left != 0; left &= left - 1) {
+        BalancerQueue& queue = queues[queue_of[__builtin_ctz(left)]];
+        if (queue.outstanding + queue.staged < queue.limit) {
+            queue.stage[queue.staged++] = desc;
+        } else {
+            ++queue.dropped;
+            if (drop_reference(buffer))
+                ++dropped_everywhere;
         }
     }
 }

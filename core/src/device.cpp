@@ -30,7 +30,8 @@ struct zc_device {
     zc::UserFilter user_filter;
     int filter_mode = ZC_FILTER_NONE;
     bool settling = false;
-    zc::Counter filtered; // refused in user space
+    zc::Counter filtered;       // refused in user space (the driver counted them as received)
+    zc::Counter filtered_bytes; // and their bytes on the wire
 };
 
 namespace zc {
@@ -138,11 +139,13 @@ static std::uint32_t filter_burst(zc_device* device, zc_packet* packets, std::ui
 {
     zc_packet refused[64];
     std::uint32_t kept = 0, count = 0, total = 0;
+    std::uint64_t bytes = 0;
     for (std::uint32_t i = 0; i < got; ++i) {
         if (device->user_filter.matches(packets[i])) {
             packets[kept++] = packets[i];
             continue;
         }
+        bytes += packets[i].len;
         refused[count++] = packets[i];
         if (count == std::size(refused)) {
             device->driver->release_burst(refused, count);
@@ -153,8 +156,10 @@ static std::uint32_t filter_burst(zc_device* device, zc_packet* packets, std::ui
     if (count > 0)
         device->driver->release_burst(refused, count);
     total += count;
-    if (total > 0)
+    if (total > 0) {
+        device->filtered_bytes.add(bytes);
         device->filtered.add(total);
+    }
     return kept;
 }
 
@@ -229,9 +234,16 @@ extern "C" int zc_device_get_stats(zc_device* device, zc_device_stats* stats)
     const std::uint32_t filled = std::min<std::uint32_t>(stats->struct_size, sizeof(zc_device_stats));
     zc_device_stats all{};
     all.struct_size = filled;
+    // What the filter refused here the driver counted as received: it
+    // moves from packets to filtered (read first, so never more than the
+    // driver has counted).
+    const std::uint64_t refused = device->filtered.get();
+    const std::uint64_t refused_bytes = device->filtered_bytes.get();
     device->driver->stats(all);
     device->driver->forward_stats(all);
-    all.filtered += device->filtered.get();
+    all.packets -= std::min(refused, all.packets);
+    all.bytes -= std::min(refused_bytes, all.bytes);
+    all.filtered += refused;
     std::memcpy(stats, &all, filled);
     return 0;
 }

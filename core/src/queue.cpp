@@ -152,6 +152,7 @@ extern "C" int zc_queue_get_stats(const zc_cluster* c, std::uint32_t queue, zc_q
     stats->dropped_full = load(info.dropped_full);
     stats->bad_returns = load(info.bad_return);
     stats->cut_off = load(info.cut_off);
+    stats->filtered = load(info.filtered);
     // The consumer's counters where its side is mapped here, else the
     // owner's copies of them.
     stats->received = load(side ? side->received : info.received);

@@ -169,6 +169,40 @@ balance_with_filter fallback 'ip protochain 17 and udp port 53' user
 [ "$(grep -c "HOST TRAFFIC" "$workdir/fallback.log")" -eq 1 ] ||
     fail "fallback: the host-traffic sentence is not said exactly once"
 
+# Per-group filters: the cluster takes all UDP in the kernel; group 0 gets
+# all of it, group 1 (--group-filter 1:'udp port 53', run by the balancer)
+# only the port-53 datagrams.
+note "zc-balance -n 1,1 --group-filter 1:'udp port 53'"
+cluster=$(( 63000 + $$ % 1000 ))
+start_in_b "$workdir/groups.log" "zc-balance: cluster $cluster:" \
+    "$tools/zc-balance" -i "zc:$veth_b" -c $cluster -n 1,1 --on-full wait --filter udp --group-filter "1:udp port 53"
+balancer=$bg_pid
+start_in_b "$workdir/groups.q0.log" "listening on" env LD_PRELOAD="$preload" \
+    tcpdump -n -c $(( other + matching )) -w "$out/groups.q0.pcap" -i "zc:$cluster@0"
+q0=$bg_pid
+start_in_b "$workdir/groups.q1.log" "listening on" env LD_PRELOAD="$preload" \
+    tcpdump -n -c $matching -w "$out/groups.q1.pcap" -i "zc:$cluster@1"
+q1=$bg_pid
+send 5555 $other
+send 53 $matching
+bg_pid=$q0
+wait_bg 20 || { cat "$workdir/groups.q0.log" >&2; fail "group filters: group 0's tcpdump did not get all $(( other + matching ))"; }
+bg_pid=$q1
+wait_bg 20 || { cat "$workdir/groups.q1.log" >&2; fail "group filters: group 1's tcpdump did not get its $matching"; }
+"$tools/zc-stat" -c $cluster -n 1 --prometheus >"$workdir/groups.scrape" || fail "group filters: zc-stat failed"
+kill -INT $balancer
+bg_pid=$balancer
+wait_bg 10 || { cat "$workdir/groups.log" >&2; fail "group filters: zc-balance failed"; }
+all0=$(tcpdump -n -r "$out/groups.q0.pcap" 2>/dev/null | wc -l)
+dns0=$(tcpdump -n -r "$out/groups.q0.pcap" 'udp port 53' 2>/dev/null | wc -l)
+dns1=$(tcpdump -n -r "$out/groups.q1.pcap" 'udp port 53' 2>/dev/null | wc -l)
+strays1=$(tcpdump -n -r "$out/groups.q1.pcap" 'not (udp port 53)' 2>/dev/null | wc -l)
+refused1=$(sed -n "s/^zc_queue_filtered_total{cluster=\"$cluster\",queue=\"1\"} \([0-9]*\)\$/\1/p" "$workdir/groups.scrape")
+echo "group filters: group 0 got $all0 ($dns0 to port 53), group 1 got $dns1 to port 53 and $strays1 others; group 1's filter refused ${refused1:-?}"
+[ "$all0" -eq $(( other + matching )) ] && [ "$dns0" -eq $matching ] || fail "group filters: group 0 got $all0, $dns0 of them to port 53"
+[ "$dns1" -eq $matching ] && [ "$strays1" -eq 0 ] || fail "group filters: group 1 got $dns1 of $matching and $strays1 others"
+[ "$refused1" = "$other" ] || fail "group filters: zc-stat says group 1's filter refused ${refused1:-nothing}, not $other"
+
 note "SIGKILL of a capture that takes everything: the host's traffic comes back"
 start_in_b "$workdir/all.log" "listening on" env LD_PRELOAD="$preload" tcpdump -i "zc:$veth_b" -w "$out/all.pcap"
 capture=$bg_pid

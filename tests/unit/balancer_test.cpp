@@ -410,6 +410,88 @@ TEST(BalancerGroup, PickIsBasePlusTheRemainder)
     }
 }
 
+// A group's own filter (zc_balancer_set_group_filter): group 1 gets only
+// what "udp[8] & 3 = 0" matches (the low bits of the sequence number, the
+// first payload byte), as pcap_offline_filter judges each frame; group 0
+// gets everything; what group 1 refused is counted on the queue the hash
+// gave it, and nothing leaks. Then group 0 refuses everything too: those
+// packets go home at once.
+TEST_F(BalancerTest, GroupFiltersDecidePerGroup)
+{
+    start("2,1", ZC_ON_FULL_WAIT, 256);
+    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
+    ASSERT_NE(dead, nullptr);
+    bpf_program program{};
+    ASSERT_EQ(pcap_compile(dead, &program, "udp[8] & 3 = 0", 1, PCAP_NETMASK_UNKNOWN), 0) << pcap_geterr(dead);
+    const auto* insns = reinterpret_cast<const zc_filter_insn*>(program.bf_insns);
+    zc_error err{};
+    EXPECT_EQ(zc_balancer_set_group_filter(balancer, 2, insns, program.bf_len, &err), -EINVAL);
+    EXPECT_STREQ(err.message, "balancer: no group 2 (groups 0 to 1)");
+    const zc_filter_insn jump_out[] = {{0x05, 0, 0, 100}}; // ja past the end
+    EXPECT_EQ(zc_balancer_set_group_filter(balancer, 1, jump_out, 1, &err), -EINVAL);
+    EXPECT_NE(std::string(err.message).find("not a valid classic BPF program"), std::string::npos) << err.message;
+    ASSERT_EQ(zc_balancer_set_group_filter(balancer, 1, insns, program.bf_len, &err), 0) << err.message;
+
+    for (int round = 0; round < 500; ++round) {
+        zc_balancer_poll(balancer);
+        read_and_give_back_all();
+    }
+    zc_balancer_stats s = stats();
+    ASSERT_GT(s.received, 1000u);
+    EXPECT_EQ(s.waiting, 0u);
+    std::vector<std::uint8_t> in0(s.received, 0), in1(s.received, 0);
+    for (const Seen& seen : log) {
+        ASSERT_LT(seen.sequence, s.received);
+        (seen.queue == 2 ? in1 : in0)[seen.sequence]++;
+    }
+    std::vector<std::byte> frame(zc::frames::frame_bytes(64));
+    std::uint64_t matching = 0;
+    for (std::uint64_t sequence = 0; sequence < s.received; ++sequence) {
+        ASSERT_EQ(in0[sequence], 1) << "group 0 gets every packet once: " << sequence;
+        zc::frames::build(frame.data(), 64, zc::frames::nth(sequence, kFlows), sequence);
+        pcap_pkthdr header{};
+        header.caplen = header.len = static_cast<bpf_u_int32>(frame.size());
+        const bool match = pcap_offline_filter(&program, &header, reinterpret_cast<const u_char*>(frame.data())) != 0;
+        matching += match;
+        ASSERT_EQ(in1[sequence], match ? 1 : 0) << "group 1, packet " << sequence;
+    }
+    EXPECT_EQ(matching, (s.received + 3) / 4);
+    EXPECT_EQ(s.queues[2].enqueued, matching);
+    EXPECT_EQ(s.queues[2].filtered, s.received - matching);
+    EXPECT_EQ(s.queues[0].filtered + s.queues[1].filtered, 0u);
+    check_conservation();
+
+    // Group 0 refuses everything as well: only group 1's packets are taken.
+    const zc_filter_insn refuse_all[] = {{0x06, 0, 0, 0}}; // ret #0
+    ASSERT_EQ(zc_balancer_set_group_filter(balancer, 0, refuse_all, 1, &err), 0) << err.message;
+    const zc_balancer_stats before = stats();
+    for (int round = 0; round < 200; ++round) {
+        zc_balancer_poll(balancer);
+        read_and_give_back_all();
+    }
+    s = stats();
+    const std::uint64_t received = s.received - before.received;
+    EXPECT_EQ(s.queues[0].enqueued + s.queues[1].enqueued, before.queues[0].enqueued + before.queues[1].enqueued);
+    EXPECT_EQ(s.queues[0].filtered + s.queues[1].filtered, received);
+    EXPECT_EQ(s.distributed - before.distributed, s.queues[2].enqueued - before.queues[2].enqueued);
+    check_conservation();
+
+    // Removing the filters: every group gets everything again.
+    ASSERT_EQ(zc_balancer_set_group_filter(balancer, 0, nullptr, 0, &err), 0);
+    ASSERT_EQ(zc_balancer_set_group_filter(balancer, 1, nullptr, 0, &err), 0);
+    const zc_balancer_stats unfiltered = stats();
+    for (int round = 0; round < 100; ++round) {
+        zc_balancer_poll(balancer);
+        read_and_give_back_all();
+    }
+    s = stats();
+    EXPECT_EQ(s.queues[2].enqueued - unfiltered.queues[2].enqueued, s.received - unfiltered.received);
+    EXPECT_EQ(s.queues[2].filtered, unfiltered.queues[2].filtered);
+    pcap_freecode(&program);
+    pcap_close(dead);
+    check_conservation();
+}
+
 TEST(BalancerConfig, ParsesGroupsAndRefusesNonsense)
 {
     zc_balancer_config c;

@@ -97,6 +97,7 @@ typedef struct zc_balancer_queue_stats {
     uint64_t cut_off;       /* consumers disconnected for breaking the queue protocol */
     uint32_t limit;         /* buffers it may hold (drop mode); UINT32_MAX: no limit (wait mode) */
     uint32_t reserved;
+    uint64_t filtered;      /* packets the hash gave it that its group's filter refused (ZC_1.2) */
 } zc_balancer_queue_stats;
 
 typedef struct zc_balancer_stats {
@@ -112,6 +113,20 @@ typedef struct zc_balancer_stats {
 
 int zc_balancer_get_stats(const zc_balancer* balancer, zc_balancer_stats* stats);
 
+
+/* A group's own filter (man zc-balance, --group-filter): a classic BPF
+ * program as pcap_compile makes it for Ethernet (zc_filter_insn, zc/device.h;
+ * libpcap's bpf_validate must accept it). Group `group` then gets only the
+ * packets it matches; the balancer runs it in user space, since one XDP
+ * program serves every group (what the cluster takes from the kernel is the
+ * devices' filter: zc_device_set_filter, zc-balance --filter). A packet the
+ * filter refuses counts in `filtered` of the queue the hash gave it; a
+ * packet no group takes goes home at once. insns NULL or count 0 removes
+ * the filter. 0, or -EINVAL (no such group, an invalid program) or -ENOMEM,
+ * with *err. Call it before polling starts, or from the thread that polls.
+ * New in symbol version ZC_1.2. */
+int zc_balancer_set_group_filter(zc_balancer* balancer, uint32_t group, const zc_filter_insn* insns, uint32_t count,
+                                 zc_error* err);
 
 /* Content rules (man zc-balance, RULE FILES): reads, parses and compiles the
  * rule file at `path` (Hyperscan, block mode), then hands it to the poll

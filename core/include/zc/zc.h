@@ -252,6 +252,7 @@ typedef struct zc_queue_stats {
     int32_t consumer_pid;      /* the pid holding the queue, 0 for none */
     uint32_t reserved;
     uint64_t cut_off;          /* consumers the owner disconnected for breaking the queue protocol */
+    uint64_t filtered;         /* refused by its group's filter (zc-balance --group-filter) */
 } zc_queue_stats;
 
 int zc_queue_get_stats(const zc_cluster* cluster, uint32_t queue, zc_queue_stats* stats);
