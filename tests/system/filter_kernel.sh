@@ -229,7 +229,10 @@ echo "after SIGKILL: the host's socket received $got of $other"
 switch_under_traffic() {
     note "a filter changed under traffic ${1:-(privileged)}"
     each=3000
-    start_in_b "$workdir/switch.log" "ready" "$switcher" "zc:$veth_b" 2500 3 "$@"
+    # Its first start in a fresh tree (make distcheck) includes libtool
+    # relinking it (the wrapper's .libs/lt-filter-switch): seconds on a
+    # loaded 2-core machine, hence more than the usual 10 s.
+    start_timeout=60 start_in_b "$workdir/switch.log" "ready" "$switcher" "zc:$veth_b" 2500 3 "$@"
     switch=$bg_pid
     for port in 53 54 55; do
         in_a "$probe" send 10.77.0.2 $port $each 2000 &
