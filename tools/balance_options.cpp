@@ -50,7 +50,14 @@ over its queues; consumers read queue Q as zc:CLUSTER@Q.
                            own packets are dropped (default: the buffers the
                            devices can use, at most the pool's, / (queues + 1))
       --group NAME         the region file's group (default: yours)
-      --core N             pin the worker to CPU core N
+      --threads N          N balancer threads (1 to 8, default 1), each
+                           reading devices of its own (device d goes to
+                           thread d % N: give at least N, e.g. an
+                           interface's RX queues -i zc:eth0@0,zc:eth0@1)
+                           and feeding every queue; both directions of a
+                           flow still meet in one queue
+      --core LIST          pin the balancer threads to these CPUs, one
+                           each in turn (e.g. 2 or 2,3)
       --stats SECONDS      print per-queue counters every SECONDS
       --speed X            zc:pcap: inputs: replay at X times the original
                            pace (default 1; 0: top speed)
@@ -105,6 +112,7 @@ enum OptionId : int {
     kFilter,
     kFilterDrop,
     kGroupFilter,
+    kThreads,
 };
 
 constexpr option kLongOptions[] = {
@@ -115,6 +123,7 @@ constexpr option kLongOptions[] = {
     {"on-full", required_argument, nullptr, kOnFull},
     {"group", required_argument, nullptr, kGroup},
     {"core", required_argument, nullptr, kCore},
+    {"threads", required_argument, nullptr, kThreads},
     {"stats", required_argument, nullptr, kStats},
     {"speed", required_argument, nullptr, kSpeed},
     {"loops", required_argument, nullptr, kLoops},
@@ -226,10 +235,21 @@ std::string set_option(Options& o, int id, const std::string& value)
             return "true or false";
         o.filter_drop = value == "true";
         return {};
-    case kCore:
-        if (!parse_whole(value, CPU_SETSIZE - 1, &whole))
-            return "a CPU number, such as 2";
-        o.core = static_cast<int>(whole);
+    case kCore: {
+        std::vector<std::string> cores;
+        split(value, cores);
+        o.cores.clear();
+        for (const std::string& core : cores) {
+            if (!parse_whole(core, CPU_SETSIZE - 1, &whole))
+                return "a CPU number or a comma list of them, such as 2 or 2,3";
+            o.cores.push_back(static_cast<int>(whole));
+        }
+        return {};
+    }
+    case kThreads:
+        if (!parse_whole(value, ZC_BALANCE_MAX_DEVICES, &whole) || whole == 0)
+            return "a number of threads from 1 to 8";
+        o.threads = whole;
         return {};
     case kStats:
         if (!parse_number(value.c_str(), 0.001, 1e6, &o.stats_seconds))
@@ -393,6 +413,12 @@ int parse_options(int argc, char** argv, Options& o, bool* help)
         return report("no cluster", "give its id with -c, e.g. -c 99" + or_in_file("cluster = 99"));
     if (!o.origin.count(kQueues))
         return report("no queues", "give the queue groups with -n, e.g. -n 4 or -n 4,1" + or_in_file("queues = 4,1"));
+    if (o.devices.size() < o.threads)
+        return report(o.origin[kThreads], std::to_string(o.devices.size()) +
+                                              (o.devices.size() == 1 ? " device" : " devices") +
+                                              ": each thread reads devices of its own; give at least " +
+                                              std::to_string(o.threads) +
+                                              " (an interface's RX queues one by one: -i zc:eth0@0,zc:eth0@1)");
 
     std::vector<std::string> policies;
     split(o.on_full, policies);

@@ -26,7 +26,8 @@ struct Options {
     zc_balancer_config balancer; // groups, hash mode and on-full policies
     std::string on_full = "drop";
     std::int32_t gid = -1; // --group, looked up
-    int core = -1;
+    std::vector<int> cores;   // --core: thread t runs on cores[t % size]; empty: anywhere
+    std::uint32_t threads = 1; // --threads: lanes of the cluster, one balancer thread each
     double stats_seconds = 0;
     double replay_speed = 1.0;
     std::uint32_t replay_loops = 1;

@@ -197,6 +197,68 @@ void idle_wait(const std::vector<zc_device*>& devices, std::vector<pollfd>& fds,
         ::usleep(idle_rounds < 1024 ? 10 : 200);
 }
 
+// Pins the calling thread to CPU `core`; false, said, when it cannot.
+bool pin_thread(int core)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(core, &set);
+    if (int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set); rc != 0) {
+        std::fprintf(stderr, "zc-balance: --core %d: cannot pin a balancer thread there: %s (this process may use CPUs %s)\n",
+                     core, std::strerror(rc), allowed_cpus().c_str());
+        return false;
+    }
+    return true;
+}
+
+// One control round: consumers joining, leaving, cut off, refused; said.
+void run_control(zc_balancer* balancer)
+{
+    zc_balancer_event events[16];
+    std::uint32_t n = zc_balancer_control(balancer, events, 16);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const zc_balancer_event& e = events[i];
+        if (e.kind == ZC_BALANCER_CONSUMER_LEFT)
+            std::fprintf(stderr, "zc-balance: consumer of queue %u (pid %d) left; %u buffers reclaimed\n", e.queue,
+                         e.pid, e.buffers);
+        else if (e.kind == ZC_BALANCER_CONSUMER_JOINED)
+            std::fprintf(stderr, "zc-balance: consumer of queue %u (pid %d) attached\n", e.queue, e.pid);
+        else if (e.kind == ZC_BALANCER_CONSUMER_CUT_OFF)
+            std::fprintf(stderr, "zc-balance: consumer of queue %u (pid %d) cut off: %s; %u buffers reclaimed\n",
+                         e.queue, e.pid, e.text, e.buffers);
+        else
+            std::fprintf(stderr, "zc-balance: refused a consumer (pid %d): %s\n", e.pid, e.text);
+    }
+}
+
+// A balancer thread (--threads): polls its lane until told to stop, and
+// when idle waits on its devices' fds with poll(2), not zc_device_wait
+// (zc/balance.h: the control path may hand its devices buffers meanwhile).
+// A thread that cannot be pinned stops them all.
+void run_lane(zc_balancer* balancer, std::uint32_t lane, int core, std::atomic<bool>& stop)
+{
+    if (core >= 0 && !pin_thread(core)) {
+        stop.store(true, std::memory_order_relaxed);
+        return;
+    }
+    int fd_list[ZC_BALANCE_MAX_DEVICES];
+    const int count = zc_balancer_lane_fds(balancer, lane, fd_list, ZC_BALANCE_MAX_DEVICES);
+    std::vector<pollfd> fds;
+    for (int i = 0; i < count && i < ZC_BALANCE_MAX_DEVICES; ++i)
+        fds.push_back(pollfd{fd_list[i], POLLIN, 0});
+    unsigned idle = 0;
+    while (!g_stop && !stop.load(std::memory_order_relaxed)) {
+        if (zc_balancer_poll_lane(balancer, lane) > 0) {
+            idle = 0;
+            continue;
+        }
+        if (++idle < 64)
+            continue; // spin a little first: packets usually follow packets
+        if (::poll(fds.data(), fds.size(), 10) > 0)
+            ::usleep(idle < 1024 ? 10 : 200); // "ready" and yet nothing: the pool is held by consumers
+    }
+}
+
 // Loads the rule file (at start, and at each SIGHUP) and says so in one
 // line: how many rules are in force, or why the file was refused. Returns
 // what zc_balancer_load_rules did.
@@ -284,28 +346,22 @@ int run(const Options& o, int ready_fd)
 
     // Pinned first: the pool's pages come from the memory node of the CPU
     // that touches them first, this thread as it creates the cluster.
-    if (o.core >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(o.core, &set);
-        if (int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set); rc != 0) {
-            std::fprintf(stderr, "zc-balance: --core %d: cannot pin the worker there: %s (this process may use CPUs %s)\n",
-                         o.core, std::strerror(rc), allowed_cpus().c_str());
-            return 1;
-        }
-    }
+    if (!o.cores.empty() && !pin_thread(o.cores[0]))
+        return 1;
 
     zc_cluster_config cluster_config;
     zc_cluster_config_init(&cluster_config);
     cluster_config.queue_count = queue_count;
+    cluster_config.lanes = o.threads;
     cluster_config.group = o.gid;
     // The pool holds what the devices keep for the kernel (per device
     // 16384: the fill and RX rings of a few AF_XDP queues at the default
     // 2048 slots, or the synthetic stream's 4096) plus
-    // every slot of every queue, and slack for what the balancer holds.
+    // every slot of every queue (a ring per thread), and slack for what the
+    // balancer holds.
     constexpr std::uint32_t kPerDevice = 16384;
     std::uint64_t frames = std::uint64_t{kPerDevice} * o.devices.size() +
-                           std::uint64_t{queue_count} * cluster_config.queue_slots + 1024;
+                           std::uint64_t{queue_count} * cluster_config.queue_slots * o.threads + 1024;
     cluster_config.frame_count = static_cast<std::uint32_t>(frames);
 
     zc_error err{};
@@ -372,8 +428,10 @@ int run(const Options& o, int ready_fd)
     for (std::uint32_t g = 0, base = 0; g < config.group_count; base += config.groups[g].queues, ++g)
         std::fprintf(stderr, "%s%u-%u %s", g ? ", " : "", base, base + config.groups[g].queues - 1,
                      config.groups[g].on_full == ZC_ON_FULL_WAIT ? "wait" : "drop");
-    std::fprintf(stderr, "), hash %s, %u buffers; devices:", zc_hash_mode_name(config.mode),
-                 cluster_config.frame_count);
+    std::fprintf(stderr, "), hash %s, %u buffers", zc_hash_mode_name(config.mode), cluster_config.frame_count);
+    if (o.threads > 1)
+        std::fprintf(stderr, ", %u threads", o.threads);
+    std::fprintf(stderr, "; devices:");
     for (zc_device* d : r.devices) {
         std::fprintf(stderr, " %s (%s", zc_device_name(d), zc_device_mode(d));
         if (!o.filter.empty())
@@ -384,50 +442,23 @@ int run(const Options& o, int ready_fd)
     if (ready_fd >= 0)
         daemon_ready(ready_fd);
 
-    std::vector<pollfd> fds;
-    for (zc_device* d : r.devices)
-        fds.push_back(pollfd{zc_device_selectable_fd(d), POLLIN, 0});
     auto stats = std::make_unique<zc_balancer_stats>();
     auto previous = std::make_unique<zc_balancer_stats>();
     stats->struct_size = previous->struct_size = sizeof(zc_balancer_stats);
     bool have_previous = false;
     double last = now_seconds();
     double next_stats = o.stats_seconds > 0 ? last + o.stats_seconds : 0;
-    unsigned idle = 0;
-    std::uint64_t round = 0;
     double next_control = 0;
-    zc_balancer_event events[16];
-    while (!g_stop) {
-        if (zc_balancer_poll(r.balancer) > 0)
-            idle = 0;
-        else
-            idle_wait(r.devices, fds, ++idle);
-        // The control socket: at most every 2 ms, looked at when idle or
-        // every 256 busy rounds (never per packet).
-        if (idle > 0 || (round & 255) == 0) {
+    // The control path and the --stats lines, each when due.
+    auto control_and_stats = [&](bool idle, std::uint64_t round) {
+        if (idle || (round & 255) == 0) {
             double t = now_seconds();
             if (t >= next_control) {
                 next_control = t + 0.002;
-                std::uint32_t n = zc_balancer_control(r.balancer, events, 16);
-                for (std::uint32_t i = 0; i < n; ++i) {
-                    const zc_balancer_event& e = events[i];
-                    if (e.kind == ZC_BALANCER_CONSUMER_LEFT)
-                        std::fprintf(stderr, "zc-balance: consumer of queue %u (pid %d) left; %u buffers reclaimed\n",
-                                     e.queue, e.pid, e.buffers);
-                    else if (e.kind == ZC_BALANCER_CONSUMER_JOINED)
-                        std::fprintf(stderr, "zc-balance: consumer of queue %u (pid %d) attached\n", e.queue, e.pid);
-                    else if (e.kind == ZC_BALANCER_CONSUMER_CUT_OFF)
-                        std::fprintf(stderr,
-                                     "zc-balance: consumer of queue %u (pid %d) cut off: %s; %u buffers reclaimed\n",
-                                     e.queue, e.pid, e.text, e.buffers);
-                    else
-                        std::fprintf(stderr, "zc-balance: refused a consumer (pid %d): %s\n", e.pid, e.text);
-                }
+                run_control(r.balancer);
             }
         }
-        if (idle == 0)
-            ++round;
-        if (next_stats > 0 && (idle > 0 || (round & 1023) == 0)) {
+        if (next_stats > 0 && (idle || (round & 1023) == 0)) {
             double t = now_seconds();
             if (t >= next_stats) {
                 zc_balancer_get_stats(r.balancer, stats.get());
@@ -439,6 +470,42 @@ int run(const Options& o, int ready_fd)
                 next_stats = t + o.stats_seconds;
             }
         }
+    };
+
+    if (o.threads == 1) {
+        // One thread polls and runs the control path in turn: the control
+        // socket at most every 2 ms, looked at when idle or every 256 busy
+        // rounds (never per packet).
+        std::vector<pollfd> fds;
+        for (zc_device* d : r.devices)
+            fds.push_back(pollfd{zc_device_selectable_fd(d), POLLIN, 0});
+        unsigned idle = 0;
+        std::uint64_t round = 0;
+        while (!g_stop) {
+            if (zc_balancer_poll(r.balancer) > 0)
+                idle = 0;
+            else
+                idle_wait(r.devices, fds, ++idle);
+            control_and_stats(idle > 0, round);
+            if (idle == 0)
+                ++round;
+        }
+    } else {
+        // A thread per lane, polling it; this one runs the control path
+        // every 2 ms (it pauses the lanes for as long: zc/balance.h).
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> threads;
+        for (std::uint32_t lane = 0; lane < o.threads; ++lane) {
+            const int core = o.cores.empty() ? -1 : o.cores[lane % o.cores.size()];
+            threads.emplace_back([&r, &stop, lane, core] { run_lane(r.balancer, lane, core, stop); });
+        }
+        while (!g_stop && !stop.load(std::memory_order_relaxed)) {
+            ::usleep(2000);
+            control_and_stats(true, 0);
+        }
+        stop.store(true, std::memory_order_relaxed);
+        for (std::thread& thread : threads)
+            thread.join();
     }
     zc_balancer_get_stats(r.balancer, stats.get());
     print_stats(*stats, nullptr, 0, true);

@@ -260,8 +260,11 @@ const char* state_name(std::uint32_t state)
 
 void print_table(const Sample& s, const Sample* previous)
 {
-    std::printf("cluster %u owner pid %d %s, pool free %u of %u\n", s.info.id, s.info.owner_pid,
+    std::printf("cluster %u owner pid %d %s, pool free %u of %u", s.info.id, s.info.owner_pid,
                 state_name(s.info.state), s.pool_free, s.info.frame_count);
+    if (s.info.lanes > 1) // zc-balance --threads: each queue fed through a ring pair per thread
+        std::printf(", lanes %u", s.info.lanes);
+    std::printf("\n");
     std::printf("%6s %14s %12s %10s %14s %12s %8s %16s %12s\n", "queue", "enqueued", "dropped", "occupancy",
                 "returned", "bad-returns", "cut-off", "consumer", "rate/s");
     const double seconds = previous ? s.time - previous->time : 0;

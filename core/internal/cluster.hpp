@@ -66,6 +66,7 @@ struct zc_cluster {
     std::uint32_t data_offset = 0; // frame start to first packet byte
     std::uint32_t queue_count = 0;
     std::uint32_t queue_slots = 0;
+    std::uint32_t lanes = 1; // producers per queue: an RX and a return ring each (layout.hpp)
 
     zc_cluster() = default;
     zc_cluster(const zc_cluster&) = delete;
@@ -79,9 +80,9 @@ namespace zc {
 inline constexpr std::uint32_t kMetaHeadroom = 64;
 inline constexpr std::uint32_t kXdpHeadroom = 256;
 
-// The RX or return ring of a queue whose side is mapped here (nullptr when
-// it is not), located from the validated queue_slots.
-RingShared* queue_ring(zc_cluster* cluster, std::uint32_t queue, bool rx) noexcept;
+// The RX or return ring of lane `lane` of a queue whose side is mapped here
+// (nullptr when it is not), located from the validated queue_slots and lanes.
+RingShared* queue_ring(zc_cluster* cluster, std::uint32_t queue, bool rx, std::uint32_t lane = 0) noexcept;
 
 // The owner: gives queue `queue` a fresh consumer side in a memory file of
 // its own (mode 0600, empty rings), in place of the one it had, which is

@@ -83,7 +83,7 @@ struct RegionHeader {
     std::uint32_t frame_size;     // power of two
     std::uint32_t frame_count;
     std::uint32_t frame_headroom; // bytes of zc_buffer_meta space at each frame's start
-    std::uint32_t reserved1;
+    std::uint32_t queue_lanes;    // producers feeding each queue: an RX and a return ring each (QueueSide)
     std::uint64_t pool_offset;
     std::uint64_t pool_bytes;
     std::uint64_t queue_side_offset; // the first in-region QueueSide
@@ -223,15 +223,25 @@ static_assert(offsetof(QueueSide, consumer_sleeping) == 32);
 static_assert(sizeof(QueueSide) == kCacheLine);
 
 // Where a QueueSide's rings are, from its start, and its size: from the
-// ring size the reader trusts, never from anything in the side itself.
-constexpr std::size_t side_ring_offset(std::uint32_t slots, bool rx) noexcept
+// ring size and lane count the reader trusts, never from anything in the
+// side itself. A queue fed by several producers (balancer threads: lanes)
+// has one RX ring and one return ring per lane, in lane order:
+//   QueueSide | RX 0 | return 0 | RX 1 | return 1 | ...
+// Each pair is a single-producer single-consumer channel of its own
+// (zc/ring.hpp): lane L's producer fills RX L and reaps return L, and the
+// consumer drains the RX rings in turn and hands each buffer back on the
+// return ring of the lane it came from.
+constexpr std::size_t side_ring_offset(std::uint32_t slots, bool rx, std::uint32_t lane = 0) noexcept
 {
-    return sizeof(QueueSide) + (rx ? 0 : ring_bytes(slots, sizeof(zc_desc)));
+    return sizeof(QueueSide) + (std::size_t{2} * lane + (rx ? 0 : 1)) * ring_bytes(slots, sizeof(zc_desc));
 }
-constexpr std::size_t side_bytes(std::uint32_t slots) noexcept
+constexpr std::size_t side_bytes(std::uint32_t slots, std::uint32_t lanes = 1) noexcept
 {
-    return sizeof(QueueSide) + 2 * ring_bytes(slots, sizeof(zc_desc));
+    return sizeof(QueueSide) + std::size_t{2} * lanes * ring_bytes(slots, sizeof(zc_desc));
 }
+
+// Producer lanes a cluster may have (zc_cluster_config.lanes).
+inline constexpr std::uint32_t kMaxLanes = 64;
 
 static_assert(sizeof(zc_buffer_meta) <= 64, "metadata must fit the default headroom");
 

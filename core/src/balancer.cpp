@@ -154,6 +154,13 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
         return fail(err, -EINVAL, "balancer: a queue limit of %u buffers is below one burst (%u); give a larger --queue-limit",
                     limit, burst);
 
+    const std::uint32_t lane_count = cluster->lanes;
+    if (device_count < lane_count)
+        return fail(err, -EINVAL,
+                    "balancer: cluster %u is fed by %u lanes (threads) and there are %u devices: each lane reads "
+                    "devices of its own (an interface's RX queues one by one: zc:IFACE@0, zc:IFACE@1, ...)",
+                    cluster->id, lane_count, device_count);
+
     auto* b = new (std::nothrow) zc_balancer;
     if (!b)
         return fail(err, -ENOMEM, "balancer: out of memory");
@@ -172,45 +179,67 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
             base += config->groups[g].queues;
         }
         const std::uint32_t queue_count = cluster->queue_count;
-        b->stage_capacity = device_count * burst;
         b->words_per_queue = (cluster->frame_count + 63) / 64;
-        b->held_bits.assign(std::size_t{queue_count} * b->words_per_queue, 0);
-        b->stage_memory.assign(std::size_t{queue_count} * b->stage_capacity, zc_desc{});
+        // A queue's drop-mode limit is shared out over the lanes (each
+        // counts what it delivered there).
+        b->lane_limit = limit / lane_count > 0 ? limit / lane_count : 1;
         b->origins.assign(cluster->frame_count, BufferOrigin{});
-        b->received.assign(burst, zc_packet{});
-        b->hashes.assign(burst, 0);
-        b->going_home.assign(device_count, std::vector<zc_packet>(kGoingHomeBatch));
-        b->going_home_count.assign(device_count, 0);
         b->device_ended.assign(device_count, 0);
-        b->queues.resize(queue_count);
+        b->cut_offs.assign(queue_count, 0);
         b->rule_engine = std::make_unique<rules::RuleEngine>(b->group_count);
-        // No rules yet: a matcher needs no Hyperscan until they come.
-        b->matcher = b->rule_engine->add_matcher(err);
-        if (!b->matcher) { // err says why
-            delete b;
-            return -ENOMEM;
-        }
-        for (std::uint32_t g = 0; g < b->group_count; ++g)
-            for (std::uint32_t i = 0; i < b->groups[g].size; ++i) {
-                std::uint32_t q = b->groups[g].base + i;
-                BalancerQueue& queue = b->queues[q];
-                queue.info = &cluster->queues[q];
-                queue.held = &b->held_bits[std::size_t{q} * b->words_per_queue];
-                queue.stage = &b->stage_memory[std::size_t{q} * b->stage_capacity];
-                queue.wait = config->groups[g].on_full == ZC_ON_FULL_WAIT;
-                // The rings as the owner left them (a cluster is balanced by
-                // one balancer at a time): adopted once, checked from then on.
-                queue.rx = RingProducer<zc_desc>(queue_ring(cluster, q, true), cluster->queue_slots);
-                queue.ret = RingConsumer<zc_desc>(queue_ring(cluster, q, false), cluster->queue_slots);
-                queue.side = cluster->sides[q];
-                queue.limit = queue.wait ? ~0u : limit;
-                // A new balancer over a cluster starts its counters from what
-                // the region holds (a previous balancer's totals).
-                queue.enqueued = counter_load(queue.info->enqueued);
-                queue.dropped = counter_load(queue.info->dropped_full);
-                queue.bad_returns = counter_load(queue.info->bad_return);
-                queue.cut_off = counter_load(queue.info->cut_off);
+        for (std::uint32_t l = 0; l < lane_count; ++l) {
+            b->lanes.push_back(std::make_unique<BalancerLane>());
+            BalancerLane& lane = *b->lanes.back();
+            lane.balancer = b;
+            lane.cluster = cluster;
+            lane.id = l;
+            lane.publish_inline = lane_count == 1;
+            for (std::uint32_t d = l; d < device_count; d += lane_count)
+                lane.devices.push_back(d);
+            const std::uint32_t stage_capacity = static_cast<std::uint32_t>(lane.devices.size()) * burst;
+            lane.held_bits.assign(std::size_t{queue_count} * b->words_per_queue, 0);
+            lane.stage_memory.assign(std::size_t{queue_count} * stage_capacity, zc_desc{});
+            lane.received.assign(burst, zc_packet{});
+            lane.hashes.assign(burst, 0);
+            lane.going_home.assign(device_count, std::vector<zc_packet>());
+            for (std::uint32_t d : lane.devices)
+                lane.going_home[d].assign(kGoingHomeBatch, zc_packet{});
+            lane.going_home_count.assign(device_count, 0);
+            lane.queues.resize(queue_count);
+            // No rules yet: a matcher needs no Hyperscan until they come.
+            lane.matcher = b->rule_engine->add_matcher(err);
+            if (!lane.matcher) { // err says why
+                delete b;
+                return -ENOMEM;
             }
+            for (std::uint32_t g = 0; g < b->group_count; ++g)
+                for (std::uint32_t i = 0; i < b->groups[g].size; ++i) {
+                    std::uint32_t q = b->groups[g].base + i;
+                    BalancerQueue& queue = lane.queues[q];
+                    queue.info = &cluster->queues[q];
+                    queue.held = &lane.held_bits[std::size_t{q} * b->words_per_queue];
+                    queue.stage = &lane.stage_memory[std::size_t{q} * stage_capacity];
+                    queue.wait = config->groups[g].on_full == ZC_ON_FULL_WAIT;
+                    // The rings as the owner left them (a cluster is balanced
+                    // by one balancer at a time): adopted once, checked from
+                    // then on.
+                    queue.rx = RingProducer<zc_desc>(queue_ring(cluster, q, true, l), cluster->queue_slots);
+                    queue.ret = RingConsumer<zc_desc>(queue_ring(cluster, q, false, l), cluster->queue_slots);
+                    queue.side = cluster->sides[q];
+                    queue.limit = queue.wait ? ~0u : b->lane_limit;
+                    // A new balancer over a cluster starts its counters from
+                    // what the region holds (a previous balancer's totals):
+                    // lane 0 carries them.
+                    if (l == 0) {
+                        queue.enqueued = counter_load(queue.info->enqueued);
+                        queue.dropped = counter_load(queue.info->dropped_full);
+                        queue.bad_returns = counter_load(queue.info->bad_return);
+                        queue.filtered = counter_load(queue.info->filtered);
+                    }
+                }
+        }
+        for (std::uint32_t q = 0; q < queue_count; ++q)
+            b->cut_offs[q] = counter_load(cluster->queues[q].cut_off);
     } catch (const std::bad_alloc&) {
         delete b;
         return fail(err, -ENOMEM, "balancer: out of memory for %u queues over %u buffers", cluster->queue_count,
@@ -220,64 +249,105 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
     return 0;
 }
 
-// Points queue `index`'s handles at its side's rings, starting from the
-// given indices (the owner's own, never read back from the side).
-void zc_balancer::bind_queue(std::uint32_t index, std::uint32_t rx_start, std::uint32_t return_start) noexcept
+zc_balancer::Pause::Pause(zc_balancer& balancer) noexcept : balancer_(balancer)
 {
-    BalancerQueue& q = queues[index];
-    q.rx = RingProducer<zc_desc>(queue_ring(cluster, index, true), cluster->queue_slots, rx_start);
-    q.ret = RingConsumer<zc_desc>(queue_ring(cluster, index, false), cluster->queue_slots, return_start);
-    q.side = cluster->sides[index];
+    balancer_.control_turn.lock();
+    balancer_.paused.fetch_add(1, std::memory_order_seq_cst);
+    for (const auto& lane : balancer_.lanes)
+        while (lane->in_round.load(std::memory_order_seq_cst) != 0)
+            ::sched_yield(); // a round is microseconds; yield in case its thread shares our CPU
+}
+
+zc_balancer::Pause::~Pause()
+{
+    if (balancer_.paused.fetch_sub(1, std::memory_order_release) == 1)
+        balancer_.paused.notify_all();
+    balancer_.control_turn.unlock();
+}
+
+// Points every lane's handles of queue `index` at its side's rings: a
+// fresh side's from 0, else the same side's emptied at the owner's own
+// positions (never read back from the side).
+void zc_balancer::bind_queue(std::uint32_t index, bool fresh) noexcept
+{
+    for (const auto& lane : lanes) {
+        BalancerQueue& q = lane->queues[index];
+        const std::uint32_t l = lane->id;
+        const std::uint32_t rx_at = fresh ? 0 : q.rx.published();
+        const std::uint32_t return_at = fresh ? 0 : q.ret.released();
+        RingShared* rx_ring = queue_ring(cluster, index, true, l);
+        RingShared* return_ring = queue_ring(cluster, index, false, l);
+        if (!fresh) {
+            std::atomic_ref<std::uint32_t>(rx_ring->producer).store(rx_at, std::memory_order_relaxed);
+            std::atomic_ref<std::uint32_t>(rx_ring->consumer).store(rx_at, std::memory_order_release);
+            std::atomic_ref<std::uint32_t>(return_ring->consumer).store(return_at, std::memory_order_relaxed);
+            std::atomic_ref<std::uint32_t>(return_ring->producer).store(return_at, std::memory_order_release);
+        }
+        q.rx = RingProducer<zc_desc>(rx_ring, cluster->queue_slots, rx_at);
+        q.ret = RingConsumer<zc_desc>(return_ring, cluster->queue_slots, return_at);
+        q.side = cluster->sides[index];
+    }
+}
+
+// Whether some lane found queue `index`'s consumer breaking the protocol.
+bool zc_balancer::queue_broken(std::uint32_t index, const char** why) const noexcept
+{
+    for (const auto& lane : lanes)
+        if (lane->queues[index].broken) {
+            if (why)
+                *why = lane->queues[index].broken_why;
+            return true;
+        }
+    return false;
 }
 
 // Everything queue `index` holds comes home: what its consumer handed back
 // (unless it broke the protocol: then nothing it wrote is read), then every
-// buffer the held bitmap marks (on the RX ring or in the consumer's hands).
+// buffer the held bitmaps mark (on the RX rings or in the consumer's hands).
 // The next consumer starts on empty rings: a fresh side when the queue is
 // served through the control socket, else this one reset to the owner's
-// own indices.
+// own indices. With the lanes paused.
 std::uint32_t zc_balancer::reclaim(std::uint32_t index) noexcept
 {
-    BalancerQueue& q = queues[index];
-    if (!q.broken)
-        reap(index);
+    const bool broken = queue_broken(index, nullptr);
     std::uint32_t reclaimed = 0;
-    for (std::uint32_t w = 0; w < words_per_queue; ++w) {
-        for (std::uint64_t bits = q.held[w]; bits != 0; bits &= bits - 1) {
-            drop_reference(w * 64 + static_cast<std::uint32_t>(__builtin_ctzll(bits)));
-            ++reclaimed;
+    for (const auto& lane : lanes) {
+        BalancerQueue& q = lane->queues[index];
+        if (!broken)
+            lane->reap(index);
+        for (std::uint32_t w = 0; w < words_per_queue; ++w) {
+            for (std::uint64_t bits = q.held[w]; bits != 0; bits &= bits - 1) {
+                lane->drop_reference(w * 64 + static_cast<std::uint32_t>(__builtin_ctzll(bits)));
+                ++reclaimed;
+            }
+            q.held[w] = 0;
         }
-        q.held[w] = 0;
+        q.outstanding = 0;
+        lane->send_home();
     }
-    q.outstanding = 0;
-    send_home();
 
     zc_error err{};
     if (control.listening() && !closing && renew_queue_side(*cluster, index, &err) == 0) {
-        bind_queue(index, 0, 0);
+        bind_queue(index, true);
     } else {
         if (control.listening() && !closing)
             log(ZC_LOG_WARNING, "%s; queue %u keeps its side, reset", err.message, index);
-        // The same side, both rings emptied at the owner's positions.
-        const std::uint32_t rx_at = q.rx.published();
-        const std::uint32_t return_at = q.ret.released();
-        RingShared* rx_ring = queue_ring(cluster, index, true);
-        RingShared* return_ring = queue_ring(cluster, index, false);
-        std::atomic_ref<std::uint32_t>(rx_ring->producer).store(rx_at, std::memory_order_relaxed);
-        std::atomic_ref<std::uint32_t>(rx_ring->consumer).store(rx_at, std::memory_order_release);
-        std::atomic_ref<std::uint32_t>(return_ring->consumer).store(return_at, std::memory_order_relaxed);
-        std::atomic_ref<std::uint32_t>(return_ring->producer).store(return_at, std::memory_order_release);
-        bind_queue(index, rx_at, return_at);
+        bind_queue(index, false); // the same side, every ring emptied at the owner's positions
     }
-    if (q.broken) {
-        q.broken = false;
-        q.broken_why = nullptr;
-        --broken_count;
-        ++q.cut_off;
-        counter_store(q.info->cut_off, q.cut_off);
+    for (const auto& lane : lanes) {
+        BalancerQueue& q = lane->queues[index];
+        if (q.broken) {
+            q.broken = false;
+            q.broken_why = nullptr;
+            --lane->broken_count;
+        }
+        q.limit = q.wait ? ~0u : lane_limit;
     }
-    q.limit = q.wait ? ~0u : config.queue_limit;
-    std::atomic_ref<std::int32_t>(q.info->consumer_pid).store(0, std::memory_order_relaxed);
+    if (broken) {
+        ++cut_offs[index];
+        counter_store(cluster->queues[index].cut_off, cut_offs[index]);
+    }
+    std::atomic_ref<std::int32_t>(cluster->queues[index].consumer_pid).store(0, std::memory_order_relaxed);
     if (reclaimed > 0)
         log(ZC_LOG_INFO, "cluster %u: queue %u: %u buffers reclaimed from its consumer", cluster->id, index,
             reclaimed);
@@ -303,10 +373,11 @@ int zc_balancer::grant(std::uint32_t index, pid_t pid, int* side_fd, int* wake_f
         if (fd >= 0)
             ::close(fd);
     wake_fds[index] = {ends[0], ends[1]};
-    queues[index].wake_fd = ends[1];
+    for (const auto& lane : lanes)
+        lane->queues[index].wake_fd = ends[1];
     *wake_fd = ends[0];
     *side_fd = zc::side_fd(*cluster, index);
-    QueueInfo& info = *queues[index].info;
+    QueueInfo& info = cluster->queues[index];
     std::atomic_ref<std::int32_t>(info.consumer_pid).store(static_cast<std::int32_t>(pid), std::memory_order_relaxed);
     std::atomic_ref<std::uint32_t>(info.generation).fetch_add(1, std::memory_order_relaxed);
     return 0;
@@ -316,8 +387,9 @@ extern "C" int zc_balancer_reclaim_queue(zc_balancer* b, std::uint32_t queue)
 {
     if (!b)
         return -EINVAL;
-    if (queue >= b->queues.size())
+    if (queue >= b->cluster->queue_count)
         return -EINVAL;
+    zc_balancer::Pause pause(*b);
     b->reclaim(queue);
     return 0;
 }
@@ -345,20 +417,22 @@ extern "C" int zc_balancer_listen(zc_balancer* b, zc_error* err)
             return fail(err, -errno, "cluster %u: cannot open %s read-only: %s", c->id, c->path.c_str(),
                         std::strerror(errno));
     }
+    zc_balancer::Pause pause(*b);
+    const std::uint32_t queue_count = c->queue_count;
     try {
-        b->wake_fds.assign(b->queues.size(), {-1, -1});
+        b->wake_fds.assign(queue_count, {-1, -1});
     } catch (const std::bad_alloc&) {
         return fail(err, -ENOMEM, "cluster %u: no memory", c->id);
     }
     // Every queue's consumer side moves out of the region, into a memory
     // file of its own; whatever the in-region side held comes home first.
-    for (std::uint32_t q = 0; q < b->queues.size(); ++q) {
+    for (std::uint32_t q = 0; q < queue_count; ++q) {
         b->reclaim(q);
         if (int rc = renew_queue_side(*c, q, err); rc != 0)
             return rc;
-        b->bind_queue(q, 0, 0);
+        b->bind_queue(q, true);
     }
-    if (int rc = b->control.listen(c->id, static_cast<std::uint32_t>(b->queues.size()), st.st_gid, b->region_read_fd,
+    if (int rc = b->control.listen(c->id, queue_count, st.st_gid, b->region_read_fd,
                                    b, err);
         rc != 0)
         return rc;
@@ -369,19 +443,40 @@ extern "C" int zc_balancer_listen(zc_balancer* b, zc_error* err)
 }
 
 // The owner's copies of what consumers report about themselves, and of
-// what it knows of each queue, for readers of the region (zc-stat).
+// what it knows of each queue, for readers of the region (zc-stat); with
+// several lanes, also the sums of their counters (the only lane publishes
+// its own as it goes). With the lanes paused.
 void zc_balancer::publish_consumer_view() noexcept
 {
     auto copy = [](std::uint64_t& to, const std::uint64_t& from) { counter_store(to, counter_load(from)); };
-    for (BalancerQueue& q : queues) {
-        copy(q.info->received, q.side->received);
-        copy(q.info->returned, q.side->returned);
-        copy(q.info->bad_descriptors, q.side->bad_descriptors);
-        std::atomic_ref<std::uint32_t>(q.info->occupancy).store(q.rx.occupancy(), std::memory_order_relaxed);
-        std::atomic_ref<std::uint32_t>(q.info->outstanding).store(q.outstanding, std::memory_order_relaxed);
-        if (q.rx.broken()) [[unlikely]]
-            mark_broken(static_cast<std::uint32_t>(&q - queues.data()),
-                        "its RX ring's consumer index moved backwards or past what was delivered");
+    for (std::uint32_t index = 0; index < cluster->queue_count; ++index) {
+        QueueInfo& info = cluster->queues[index];
+        const QueueSide& side = *lanes[0]->queues[index].side;
+        copy(info.received, side.received);
+        copy(info.returned, side.returned);
+        copy(info.bad_descriptors, side.bad_descriptors);
+        std::uint32_t occupancy = 0;
+        std::uint32_t outstanding = 0;
+        std::uint64_t enqueued = 0, dropped = 0, bad_returns = 0, filtered = 0;
+        for (const auto& lane : lanes) {
+            BalancerQueue& q = lane->queues[index];
+            occupancy += q.rx.occupancy();
+            outstanding += q.outstanding;
+            enqueued += q.enqueued;
+            dropped += q.dropped;
+            bad_returns += q.bad_returns;
+            filtered += q.filtered;
+            if (q.rx.broken()) [[unlikely]]
+                lane->mark_broken(index, "its RX ring's consumer index moved backwards or past what was delivered");
+        }
+        std::atomic_ref<std::uint32_t>(info.occupancy).store(occupancy, std::memory_order_relaxed);
+        std::atomic_ref<std::uint32_t>(info.outstanding).store(outstanding, std::memory_order_relaxed);
+        if (lanes.size() > 1) {
+            counter_store(info.enqueued, enqueued);
+            counter_store(info.dropped_full, dropped);
+            counter_store(info.bad_return, bad_returns);
+            counter_store(info.filtered, filtered);
+        }
     }
 }
 
@@ -393,16 +488,18 @@ void zc_balancer::rule_snapshot(zc_rules_stats* totals, std::vector<rules::RuleH
     totals->struct_size = sizeof *totals;
     totals->rule_count = static_cast<std::uint32_t>(rows->size());
     totals->generation = rule_engine->generation();
-    totals->dropped = rules_dropped.get();
-    totals->scanned = matcher->scanned();
-    totals->scan_errors = matcher->scan_errors();
+    for (const auto& lane : lanes) {
+        totals->dropped += lane->rules_dropped.get();
+        totals->scanned += lane->matcher->scanned();
+        totals->scan_errors += lane->matcher->scan_errors();
+    }
 }
 
 // The region's rule table (layout.hpp, RuleTable), for zc-stat: rewritten
 // at once after a load, else every kRulePublishNs while rules are in force.
 void zc_balancer::publish_rules()
 {
-    if (rule_matcher.load(std::memory_order_relaxed) == nullptr)
+    if (!rules_loaded.load(std::memory_order_relaxed))
         return; // no rules loaded: the table stays empty
     timespec now{};
     ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
@@ -425,6 +522,7 @@ extern "C" int zc_balancer_set_group_filter(zc_balancer* b, std::uint32_t group,
         return fail(err, -EINVAL, "balancer: no balancer");
     if (group >= b->group_count)
         return fail(err, -EINVAL, "balancer: no group %u (groups 0 to %u)", group, b->group_count - 1);
+    zc_balancer::Pause pause(*b); // the lanes run the filters
     if (!insns || count == 0) {
         b->group_filters[group].set(nullptr, 0);
         b->filtered_groups &= ~(1u << group);
@@ -451,9 +549,9 @@ extern "C" int zc_balancer_load_rules(zc_balancer* b, const char* path, zc_error
     } catch (const std::bad_alloc&) {
         return fail(err, -ENOMEM, "%s: out of memory for the rules", path);
     }
-    // Release, matches the acquire in poll(): from its next round the poll
-    // loop asks the matcher, which takes the rules up at its next burst.
-    b->rule_matcher.store(b->matcher, std::memory_order_release);
+    // Release, matches the acquire in a lane's round: from its next round
+    // each lane asks its matcher, which takes the rules up at its next burst.
+    b->rules_loaded.store(true, std::memory_order_release);
     return 0;
 }
 
@@ -480,23 +578,27 @@ extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* 
     if (!b)
         return 0;
     std::vector<zc::control::Event> happened;
+    zc_balancer::Pause pause(*b);
     try {
         b->publish_consumer_view();
         b->publish_rules();
         // Queues whose consumer broke the protocol: cut off — before the
         // socket is serviced, so that a consumer that broke its queue and
         // then closed is counted and reported as cut off, not as gone.
-        for (std::uint32_t q = 0; q < b->queues.size() && b->broken_count > 0; ++q) {
-            BalancerQueue& queue = b->queues[q];
-            if (!queue.broken)
+        std::uint32_t broken_count = 0;
+        for (const auto& lane : b->lanes)
+            broken_count += lane->broken_count;
+        for (std::uint32_t q = 0; q < b->cluster->queue_count && broken_count > 0; ++q) {
+            const char* why = nullptr;
+            if (!b->queue_broken(q, &why))
                 continue;
-            const char* why = queue.broken_why;
             pid_t pid = b->control.listening() ? b->control.cut_off(q, why, happened) : 0;
             if (pid == 0) {
                 // Nobody connected (no socket, or already gone): reclaim and
                 // reset all the same.
+                const QueueSide& side = *b->lanes[0]->queues[q].side;
                 pid = static_cast<pid_t>(
-                    std::atomic_ref<std::uint64_t>(queue.side->consumer_claim).load(std::memory_order_relaxed) >> 32);
+                    std::atomic_ref<const std::uint64_t>(side.consumer_claim).load(std::memory_order_relaxed) >> 32);
                 std::uint32_t buffers = b->reclaim(q);
                 happened.push_back(zc::control::Event{zc::control::Event::CutOff, q, pid, buffers, why});
             }
@@ -523,7 +625,35 @@ extern "C" std::uint32_t zc_balancer_control(zc_balancer* b, zc_balancer_event* 
     return n;
 }
 
-extern "C" std::uint32_t zc_balancer_poll(zc_balancer* b) { return b->poll(); }
+extern "C" std::uint32_t zc_balancer_poll(zc_balancer* b)
+{
+    std::uint32_t distributed = 0;
+    for (const auto& lane : b->lanes)
+        distributed += lane->poll();
+    return distributed;
+}
+
+extern "C" std::uint32_t zc_balancer_poll_lane(zc_balancer* b, std::uint32_t lane)
+{
+    return lane < b->lanes.size() ? b->lanes[lane]->poll() : 0;
+}
+
+extern "C" std::uint32_t zc_balancer_lane_count(const zc_balancer* b)
+{
+    return static_cast<std::uint32_t>(b->lanes.size());
+}
+
+extern "C" int zc_balancer_lane_fds(const zc_balancer* b, std::uint32_t lane, int* fds, std::uint32_t max)
+{
+    if (!b || lane >= b->lanes.size() || (max > 0 && !fds))
+        return -EINVAL;
+    const std::vector<std::uint32_t>& devices = b->lanes[lane]->devices;
+    std::uint32_t n = 0;
+    for (std::uint32_t d : devices)
+        if (n < max)
+            fds[n++] = zc_device_selectable_fd(b->devices[d]);
+    return static_cast<int>(devices.size());
+}
 
 zc_balancer::~zc_balancer()
 {
@@ -543,43 +673,61 @@ extern "C" void zc_balancer_close(zc_balancer* b)
     // (wait mode) drop their references, and every queue is reclaimed, as
     // if its consumer had handed everything back. Consumers still attached
     // must not read on after this: the cluster is going away.
-    for (std::uint32_t q = 0; q < b->queues.size(); ++q) {
-        BalancerQueue& queue = b->queues[q];
-        for (std::uint32_t i = 0; i < queue.staged; ++i)
-            b->drop_reference(static_cast<std::uint32_t>(queue.stage[i].addr >> b->cluster->frame_shift));
-        queue.staged = 0;
+    {
+        zc_balancer::Pause pause(*b);
+        for (const auto& lane : b->lanes) {
+            for (BalancerQueue& queue : lane->queues) {
+                for (std::uint32_t i = 0; i < queue.staged; ++i)
+                    lane->drop_reference(static_cast<std::uint32_t>(queue.stage[i].addr >> b->cluster->frame_shift));
+                queue.staged = 0;
+            }
+            lane->waiting = 0;
+        }
+        b->closing = true;
+        for (std::uint32_t q = 0; q < b->cluster->queue_count; ++q)
+            b->reclaim(q);
+        for (const auto& lane : b->lanes)
+            lane->send_home();
     }
-    b->waiting = 0;
-    b->closing = true;
-    for (std::uint32_t q = 0; q < b->queues.size(); ++q)
-        b->reclaim(q);
-    b->send_home();
     delete b;
 }
 
-extern "C" int zc_balancer_get_stats(const zc_balancer* b, zc_balancer_stats* stats)
+extern "C" int zc_balancer_get_stats(const zc_balancer* balancer, zc_balancer_stats* stats)
 {
-    if (!b || !stats || stats->struct_size != sizeof *stats)
+    if (!balancer || !stats || stats->struct_size != sizeof *stats)
         return -EINVAL;
-    stats->queue_count = static_cast<std::uint32_t>(b->queues.size());
-    stats->received = b->received_count;
-    stats->distributed = b->received_count - b->dropped_everywhere;
-    stats->waiting = b->waiting;
+    // The lanes' own counters, read with them paused.
+    auto* b = const_cast<zc_balancer*>(balancer);
+    zc_balancer::Pause pause(*b);
+    const std::uint32_t queue_count = b->cluster->queue_count;
+    stats->queue_count = queue_count;
+    stats->received = 0;
+    stats->distributed = 0;
+    stats->waiting = 0;
+    for (const auto& lane : b->lanes) {
+        stats->received += lane->received_count;
+        stats->distributed += lane->received_count - lane->dropped_everywhere;
+        stats->waiting += lane->waiting;
+    }
     stats->pool_free = zc_pool_free_count(b->cluster);
     stats->reserved = 0;
-    for (std::uint32_t q = 0; q < b->queues.size(); ++q) {
-        const BalancerQueue& queue = b->queues[q];
+    for (std::uint32_t q = 0; q < queue_count; ++q) {
         zc_balancer_queue_stats& out = stats->queues[q];
-        out.enqueued = queue.enqueued;
-        out.dropped = queue.dropped;
-        out.returned = queue.returned;
-        out.bad_returns = queue.bad_returns;
-        out.occupancy = ring_occupancy(queue_ring(b->cluster, q, true), b->cluster->queue_slots);
-        out.outstanding = queue.outstanding;
-        out.cut_off = queue.cut_off;
-        out.limit = queue.wait ? ~0u : b->config.queue_limit;
-        out.filtered = queue.filtered;
-        out.reserved = 0;
+        out = zc_balancer_queue_stats{};
+        bool wait = false;
+        for (const auto& lane : b->lanes) {
+            const BalancerQueue& queue = lane->queues[q];
+            out.enqueued += queue.enqueued;
+            out.dropped += queue.dropped;
+            out.returned += queue.returned;
+            out.bad_returns += queue.bad_returns;
+            out.occupancy += ring_occupancy(queue_ring(b->cluster, q, true, lane->id), b->cluster->queue_slots);
+            out.outstanding += queue.outstanding;
+            out.filtered += queue.filtered;
+            wait = queue.wait;
+        }
+        out.cut_off = b->cut_offs[q];
+        out.limit = wait ? ~0u : b->config.queue_limit;
     }
     return 0;
 }

@@ -43,30 +43,34 @@ constexpr std::uint32_t kWakeRounds = 4;
 
 } // namespace
 
-void zc_balancer::publish_counters(BalancerQueue& q) noexcept
+// The only lane publishes its counters as it goes; with several, the
+// control path publishes their sums (zc_balancer::publish_consumer_view).
+void BalancerLane::publish_counters(BalancerQueue& q) noexcept
 {
+    if (!publish_inline)
+        return;
     counter_store(q.info->enqueued, q.enqueued);
     counter_store(q.info->dropped_full, q.dropped);
     counter_store(q.info->bad_return, q.bad_returns);
     counter_store(q.info->filtered, q.filtered);
 }
 
-void zc_balancer::send_home_now(std::uint32_t device) noexcept
+void BalancerLane::send_home_now(std::uint32_t device) noexcept
 {
     std::uint32_t n = going_home_count[device];
     if (n == 0)
         return;
-    zc_device_release_burst(devices[device], going_home[device].data(), n);
+    zc_device_release_burst(balancer->devices[device], going_home[device].data(), n);
     going_home_count[device] = 0;
 }
 
-void zc_balancer::send_home() noexcept
+void BalancerLane::send_home() noexcept
 {
-    for (std::uint32_t d = 0; d < devices.size(); ++d)
+    for (std::uint32_t d : devices)
         send_home_now(d);
 }
 
-void zc_balancer::mark_broken(std::uint32_t index, const char* why) noexcept
+void BalancerLane::mark_broken(std::uint32_t index, const char* why) noexcept
 {
     BalancerQueue& q = queues[index];
     if (q.broken)
@@ -80,10 +84,10 @@ void zc_balancer::mark_broken(std::uint32_t index, const char* why) noexcept
 // The last reference to `buffer` is gone: back to its device with the owner
 // it gave the buffer out with, and the device's own reference (1) left in
 // place. Inline for reap's loop; drop_reference is the same for the rest.
-inline void zc_balancer::go_home(std::uint32_t buffer) noexcept
+inline void BalancerLane::go_home(std::uint32_t buffer) noexcept
 {
     cluster->states[buffer].refcount = 1; // the device's own reference, as it handed the buffer out
-    const BufferOrigin origin = origins[buffer];
+    const BufferOrigin origin = balancer->origins[buffer];
     set_owner(*cluster, buffer, origin.owner);
     const std::uint32_t device = origin.device;
     std::uint32_t& count = going_home_count[device];
@@ -97,7 +101,7 @@ inline void zc_balancer::go_home(std::uint32_t buffer) noexcept
 }
 
 // Drops one of the buffer's references; the last one sends it home (true).
-bool zc_balancer::drop_reference(std::uint32_t buffer) noexcept
+bool BalancerLane::drop_reference(std::uint32_t buffer) noexcept
 {
     // The owner's private record: only this thread writes the count of a
     // buffer it took from a device (plain loads and stores, here and in
@@ -111,7 +115,7 @@ bool zc_balancer::drop_reference(std::uint32_t buffer) noexcept
     return true;
 }
 
-void zc_balancer::reap(std::uint32_t index) noexcept
+void BalancerLane::reap(std::uint32_t index) noexcept
 {
     BalancerQueue& q = queues[index];
     const std::uint64_t frames = cluster->frame_count;
@@ -159,13 +163,14 @@ void zc_balancer::reap(std::uint32_t index) noexcept
         q.outstanding -= good;
         q.returned += good;
         q.bad_returns += bad;
-        counter_store(q.info->bad_return, q.bad_returns);
+        if (publish_inline)
+            counter_store(q.info->bad_return, q.bad_returns);
     }
 }
 
 // Puts this queue's stage on its RX ring: one reserve, one submit. What does
 // not fit is dropped (one reference each) or, in wait mode, stays staged.
-void zc_balancer::flush(std::uint32_t index) noexcept
+void BalancerLane::flush(std::uint32_t index) noexcept
 {
     BalancerQueue& q = queues[index];
     const std::uint32_t staged = q.staged;
@@ -215,7 +220,7 @@ void zc_balancer::flush(std::uint32_t index) noexcept
 }
 
 // Looks at the queue's sleep flag and wakes its consumer if it sleeps.
-void zc_balancer::announce(BalancerQueue& q) noexcept
+void BalancerLane::announce(BalancerQueue& q) noexcept
 {
     q.unannounced = 0;
     q.unannounced_rounds = 0;
@@ -225,7 +230,7 @@ void zc_balancer::announce(BalancerQueue& q) noexcept
 
 // The queues with submitted descriptors not yet announced: all of them
 // announced, or (saturated) those that waited kWakeRounds rounds.
-void zc_balancer::announce_waiting(bool saturated) noexcept
+void BalancerLane::announce_waiting(bool saturated) noexcept
 {
     for (BalancerQueue& q : queues)
         if (q.unannounced != 0 && (!saturated || ++q.unannounced_rounds >= kWakeRounds))
@@ -237,16 +242,18 @@ void zc_balancer::announce_waiting(bool saturated) noexcept
 // reference per group, and stages one descriptor for one queue of each
 // group. The descriptors go on the rings in flush(), one reserve and one
 // submit per queue for the whole round.
-void zc_balancer::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* rules_now) noexcept
+void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* rules_now) noexcept
 {
     std::byte* const pool = cluster->pool;
     const std::uint32_t shift = cluster->frame_shift;
     BufferState* const states = cluster->states.data();
-    BufferOrigin* const origin_of = origins.data();
+    BufferOrigin* const origin_of = balancer->origins.data();
+    const BalancerGroup* const groups = balancer->groups;
+    const std::uint32_t filtered_groups = balancer->filtered_groups;
     BalancerQueue* const queue_at = queues.data();
     const zc_packet* const packets = received.data();
     const std::uint32_t* const hash = hashes.data();
-    const std::uint32_t groups_here = group_count;
+    const std::uint32_t groups_here = balancer->group_count;
 
     // The metadata write touches each frame's first line (the driver's
     // write may have left it, or a consumer may hold it shared): ask for
@@ -314,16 +321,18 @@ void zc_balancer::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* r
     }
 }
 
-void zc_balancer::distribute_filtered(const zc_packet& packet, std::uint32_t hash, const zc_desc& desc,
+void BalancerLane::distribute_filtered(const zc_packet& packet, std::uint32_t hash, const zc_desc& desc,
                                       std::uint32_t lead, std::uint32_t end) noexcept
 {
     const std::uint32_t buffer = packet.buffer;
+    const BalancerGroup* const groups = balancer->groups;
+    const std::uint32_t filtered_groups = balancer->filtered_groups;
     std::uint32_t queue_of[ZC_BALANCE_MAX_GROUPS];
     std::uint32_t takers = 0; // bit g: group g gets the packet
     for (std::uint32_t g = lead; g < end; ++g) {
         const BalancerGroup& group = groups[g];
         queue_of[g] = group.size == 1 ? group.base : group.pick(hash);
-        if ((filtered_groups >> g & 1) && !group_filters[g].matches(packet)) {
+        if ((filtered_groups >> g & 1) && !balancer->group_filters[g].matches(packet)) {
             ++queues[queue_of[g]].filtered;
             continue;
         }
@@ -350,7 +359,26 @@ void zc_balancer::distribute_filtered(const zc_packet& packet, std::uint32_t has
     }
 }
 
-std::uint32_t zc_balancer::poll() noexcept
+// One round, inside the pause handshake (balancer.hpp, zc_balancer::Pause).
+std::uint32_t BalancerLane::poll() noexcept
+{
+    std::atomic<std::uint32_t>& paused = balancer->paused;
+    for (;;) {
+        in_round.store(1, std::memory_order_seq_cst);
+        std::uint32_t pauses = paused.load(std::memory_order_seq_cst);
+        if (pauses == 0) [[likely]]
+            break;
+        in_round.store(0, std::memory_order_release);
+        do // until the control path is done
+            paused.wait(pauses, std::memory_order_acquire);
+        while ((pauses = paused.load(std::memory_order_acquire)) != 0);
+    }
+    const std::uint32_t distributed = round();
+    in_round.store(0, std::memory_order_release);
+    return distributed;
+}
+
+std::uint32_t BalancerLane::round() noexcept
 {
     const std::uint32_t queue_count = static_cast<std::uint32_t>(queues.size());
     for (std::uint32_t q = 0; q < queue_count; ++q)
@@ -368,21 +396,25 @@ std::uint32_t zc_balancer::poll() noexcept
         }
     }
 
-    const zc_hash_mode mode = config.mode;
+    const zc_hash_mode mode = balancer->config.mode;
+    const std::uint32_t burst = balancer->burst;
+    zc_device* const* const device_at = balancer->devices.data();
+    std::uint8_t* const device_ended = balancer->device_ended.data();
     const std::uint32_t device_count = static_cast<std::uint32_t>(devices.size());
     const std::uint64_t dropped_before = dropped_everywhere;
     std::uint32_t total = 0;
     bool saturated = true; // every device gave a full burst
-    // Content rules: null until a rule file loads (acquire, matches the
+    // Content rules: off until a rule file loads (acquire, matches the
     // release in zc_balancer_load_rules).
-    rules::Matcher* const rule_matcher_now = rule_matcher.load(std::memory_order_acquire);
+    rules::Matcher* const rule_matcher_now =
+        balancer->rules_loaded.load(std::memory_order_acquire) ? matcher : nullptr;
 
     for (std::uint32_t visited = 0; visited < device_count; ++visited) {
-        const std::uint32_t d = next_device;
-        next_device = d + 1 == device_count ? 0 : d + 1;
+        const std::uint32_t d = devices[next_device];
+        next_device = next_device + 1 == device_count ? 0 : next_device + 1;
         if (device_ended[d])
             continue;
-        const std::uint32_t n = zc_device_recv_burst(devices[d], received.data(), burst);
+        const std::uint32_t n = zc_device_recv_burst(device_at[d], received.data(), burst);
         if (n == ZC_DEVICE_END) {
             device_ended[d] = 1;
             continue;

@@ -65,13 +65,13 @@ struct Layout {
 };
 
 Layout compute_layout(std::uint32_t frame_size, std::uint32_t frame_count, std::uint32_t queue_count,
-                      std::uint32_t queue_slots, std::uint64_t page)
+                      std::uint32_t queue_slots, std::uint32_t lanes, std::uint64_t page)
 {
     Layout l{};
     l.queue_table_offset = kHeaderBytes;
     l.rule_table_offset = align_up(l.queue_table_offset + std::uint64_t{queue_count} * sizeof(QueueInfo), kCacheLine);
     l.queue_side_offset = align_up(l.rule_table_offset + sizeof(RuleTable), kCacheLine);
-    l.queue_side_bytes = side_bytes(queue_slots);
+    l.queue_side_bytes = side_bytes(queue_slots, lanes);
     l.pool_offset = align_up(l.queue_side_offset + std::uint64_t{queue_count} * l.queue_side_bytes, page);
     l.pool_bytes = std::uint64_t{frame_count} * frame_size;
     l.total = align_up(l.pool_offset + l.pool_bytes, page);
@@ -91,6 +91,7 @@ int bind_view(zc_cluster& c, const RegionHeader& h) noexcept
     c.data_offset = h.frame_headroom + kXdpHeadroom;
     c.queue_count = h.queue_count;
     c.queue_slots = h.queue_slots;
+    c.lanes = h.queue_lanes;
     try {
         c.sides.assign(h.queue_count, nullptr);
         c.mappings.assign(h.queue_count, SideMapping{});
@@ -106,13 +107,33 @@ int bind_view(zc_cluster& c, const RegionHeader& h) noexcept
     return 0;
 }
 
-// Lays out a fresh queue side: zero counters, two empty rings.
-void init_side(void* memory, std::uint32_t slots) noexcept
+// Lays out a fresh queue side: zero counters, two empty rings per lane.
+void init_side(void* memory, std::uint32_t slots, std::uint32_t lanes) noexcept
 {
     auto* base = static_cast<std::byte*>(memory);
     new (base) QueueSide{};
-    ring_init(base + side_ring_offset(slots, true), slots, sizeof(zc_desc), nullptr);
-    ring_init(base + side_ring_offset(slots, false), slots, sizeof(zc_desc), nullptr);
+    for (std::uint32_t lane = 0; lane < lanes; ++lane) {
+        ring_init(base + side_ring_offset(slots, true, lane), slots, sizeof(zc_desc), nullptr);
+        ring_init(base + side_ring_offset(slots, false, lane), slots, sizeof(zc_desc), nullptr);
+    }
+}
+
+// Whether the rings of a side mapped at `side` are what `slots` and
+// `lanes` say (another process laid them out); `why` when not.
+bool side_rings_valid(const std::byte* side, std::uint32_t slots, std::uint32_t lanes, const char** why) noexcept
+{
+    const std::size_t space = ring_bytes(slots, sizeof(zc_desc));
+    for (std::uint32_t lane = 0; lane < lanes; ++lane)
+        for (bool rx : {true, false}) {
+            const auto* ring = reinterpret_cast<const RingShared*>(side + side_ring_offset(slots, rx, lane));
+            if (ring_validate(ring, space, sizeof(zc_desc), why) != 0)
+                return false;
+            if (ring->size != slots) {
+                *why = "ring size";
+                return false;
+            }
+        }
+    return true;
 }
 
 std::size_t page_round(std::size_t bytes) noexcept { return (bytes + 4095) & ~std::size_t{4095}; }
@@ -164,6 +185,8 @@ int validate_config(const zc_cluster_config& c, zc_error* err, std::uint32_t id)
     if (c.queue_count > kMaxQueues)
         return fail(err, -EINVAL, "cluster %u: %u queues is more than the %u a cluster can hold", id, c.queue_count,
                     kMaxQueues);
+    if (c.lanes > kMaxLanes)
+        return fail(err, -EINVAL, "cluster %u: %u lanes (producers per queue); give 1 to %u", id, c.lanes, kMaxLanes);
     const char* why = nullptr;
     alignas(kCacheLine) std::byte probe[sizeof(RingShared)];
     if (ring_init(probe, c.queue_slots, sizeof(zc_desc), &why) != 0)
@@ -219,12 +242,12 @@ std::string describe_access(const std::string& path)
 
 } // namespace
 
-RingShared* queue_ring(zc_cluster* c, std::uint32_t queue, bool rx) noexcept
+RingShared* queue_ring(zc_cluster* c, std::uint32_t queue, bool rx, std::uint32_t lane) noexcept
 {
-    if (queue >= c->queue_count || !c->sides[queue])
+    if (queue >= c->queue_count || !c->sides[queue] || lane >= c->lanes)
         return nullptr;
     return reinterpret_cast<RingShared*>(reinterpret_cast<std::byte*>(c->sides[queue]) +
-                                         side_ring_offset(c->queue_slots, rx));
+                                         side_ring_offset(c->queue_slots, rx, lane));
 }
 
 int renew_queue_side(zc_cluster& c, std::uint32_t queue, zc_error* err) noexcept
@@ -232,7 +255,7 @@ int renew_queue_side(zc_cluster& c, std::uint32_t queue, zc_error* err) noexcept
     if (!c.owner || queue >= c.queue_count)
         return fail(err, -EINVAL, "cluster %u: queue %u has no side this process may renew", c.id, queue);
     SideMapping fresh;
-    fresh.bytes = page_round(side_bytes(c.queue_slots));
+    fresh.bytes = page_round(side_bytes(c.queue_slots, c.lanes));
     fresh.fd = ::memfd_create("zc-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fresh.fd < 0)
         return fail(err, -errno, "cluster %u queue %u: cannot create its consumer side: %s", c.id, queue,
@@ -256,7 +279,7 @@ int renew_queue_side(zc_cluster& c, std::uint32_t queue, zc_error* err) noexcept
                     std::strerror(code));
     }
     fresh.base = base;
-    init_side(base, c.queue_slots);
+    init_side(base, c.queue_slots, c.lanes);
     unmap_side(c.mappings[queue]);
     c.mappings[queue] = fresh;
     c.sides[queue] = static_cast<QueueSide*>(base);
@@ -270,7 +293,7 @@ int map_queue_side(zc_cluster& c, std::uint32_t queue, int fd, zc_error* err) no
         return fail(err, -EINVAL, "cluster %u has no queue %u", c.id, queue);
     }
     struct stat st {};
-    const std::size_t need = side_bytes(c.queue_slots);
+    const std::size_t need = side_bytes(c.queue_slots, c.lanes);
     if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < need) {
         ::close(fd);
         return fail(err, -EPROTO, "cluster %u queue %u: the owner handed over a queue side of the wrong size",
@@ -289,15 +312,10 @@ int map_queue_side(zc_cluster& c, std::uint32_t queue, int fd, zc_error* err) no
     m.base = base;
     const char* why = nullptr;
     auto* side = static_cast<std::byte*>(base);
-    const std::size_t ring_space = ring_bytes(c.queue_slots, sizeof(zc_desc));
-    if (ring_validate(reinterpret_cast<RingShared*>(side + side_ring_offset(c.queue_slots, true)), ring_space,
-                      sizeof(zc_desc), &why) != 0 ||
-        ring_validate(reinterpret_cast<RingShared*>(side + side_ring_offset(c.queue_slots, false)), ring_space,
-                      sizeof(zc_desc), &why) != 0 ||
-        reinterpret_cast<RingShared*>(side + side_ring_offset(c.queue_slots, true))->size != c.queue_slots) {
+    if (!side_rings_valid(side, c.queue_slots, c.lanes, &why)) {
         unmap_side(m);
         return fail(err, -EBADMSG, "cluster %u queue %u: the queue side the owner handed over is inconsistent (%s)",
-                    c.id, queue, why ? why : "ring size");
+                    c.id, queue, why);
     }
     unmap_side(c.mappings[queue]);
     c.mappings[queue] = m;
@@ -335,10 +353,13 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
                         user_config->struct_size);
         std::memcpy(&config, user_config, user_config->struct_size);
     }
+    if (config.lanes == 0)
+        config.lanes = 1;
     if (int rc = validate_config(config, err, id); rc != 0)
         return rc;
 
-    Layout layout = compute_layout(config.frame_size, config.frame_count, config.queue_count, config.queue_slots, 4096);
+    Layout layout = compute_layout(config.frame_size, config.frame_count, config.queue_count, config.queue_slots,
+                                   config.lanes, 4096);
     auto cluster = std::make_unique<zc_cluster>();
     cluster->id = id;
     cluster->owner = true;
@@ -356,7 +377,7 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
             struct statfs fs {};
             ::statfs("/dev/hugepages", &fs);
             layout = compute_layout(config.frame_size, config.frame_count, config.queue_count, config.queue_slots,
-                                    static_cast<std::uint64_t>(fs.f_bsize));
+                                    config.lanes, static_cast<std::uint64_t>(fs.f_bsize));
         }
         if (::mkdir(directory, 0755) != 0 && errno != EEXIST)
             return fail(err, -errno, "cluster %u: cannot create directory %s: %s", id, directory,
@@ -414,6 +435,7 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
     header->queue_side_bytes = layout.queue_side_bytes;
     header->queue_count = config.queue_count;
     header->queue_slots = config.queue_slots;
+    header->queue_lanes = config.lanes;
     header->queue_table_offset = layout.queue_table_offset;
     header->rule_table_offset = layout.rule_table_offset;
     cluster->header = header;
@@ -434,7 +456,7 @@ extern "C" int zc_cluster_create(std::uint32_t id, const zc_cluster_config* user
     header->free_count = config.frame_count;
     for (std::uint32_t q = 0; q < config.queue_count; ++q) {
         new (&cluster->queues[q]) QueueInfo{};
-        init_side(cluster->sides[q], config.queue_slots);
+        init_side(cluster->sides[q], config.queue_slots, config.lanes);
     }
     new (cluster->rules) RuleTable{};
     std::atomic_ref<std::uint32_t>(header->state)
@@ -483,7 +505,9 @@ int validate_header(const RegionHeader& h, std::uint64_t file_size, std::uint32_
         return corrupt("queue slots");
     if (h.queue_slots > (1u << 24))
         return corrupt("queue slots");
-    Layout expect = compute_layout(h.frame_size, h.frame_count, h.queue_count, h.queue_slots, 4096);
+    if (h.queue_lanes == 0 || h.queue_lanes > kMaxLanes)
+        return corrupt("queue lanes");
+    Layout expect = compute_layout(h.frame_size, h.frame_count, h.queue_count, h.queue_slots, h.queue_lanes, 4096);
     if (h.queue_table_offset != expect.queue_table_offset || h.rule_table_offset != expect.rule_table_offset ||
         h.queue_side_offset != expect.queue_side_offset || h.queue_side_bytes != expect.queue_side_bytes)
         return corrupt("table offsets");
@@ -574,14 +598,10 @@ int attach_fd(std::uint32_t id, int fd, const std::string& path, bool read_only,
     }
     for (std::uint32_t q = 0; q < cluster->queue_count && cluster->sides[q]; ++q) {
         const char* why = nullptr;
-        const std::size_t space = ring_bytes(header.queue_slots, sizeof(zc_desc));
-        if (ring_validate(queue_ring(cluster.get(), q, true), space, sizeof(zc_desc), &why) != 0 ||
-            ring_validate(queue_ring(cluster.get(), q, false), space, sizeof(zc_desc), &why) != 0 ||
-            queue_ring(cluster.get(), q, true)->size != header.queue_slots ||
-            queue_ring(cluster.get(), q, false)->size != header.queue_slots) {
+        if (!side_rings_valid(reinterpret_cast<const std::byte*>(cluster->sides[q]), header.queue_slots,
+                              header.queue_lanes, &why)) {
             unmap(*cluster);
-            return fail(err, -EBADMSG, "cluster %u: queue %u of %s is inconsistent (%s)", id, q, path.c_str(),
-                        why ? why : "ring size");
+            return fail(err, -EBADMSG, "cluster %u: queue %u of %s is inconsistent (%s)", id, q, path.c_str(), why);
         }
     }
     *out = cluster.release();
@@ -675,6 +695,7 @@ extern "C" int zc_cluster_get_info(const zc_cluster* c, zc_cluster_info* info)
     info->data_offset = c->data_offset;
     info->queue_count = c->queue_count;
     info->queue_slots = c->queue_slots;
+    info->lanes = c->lanes;
     info->hugepages = c->hugepages;
     info->region_bytes = c->size;
     std::snprintf(info->path, sizeof info->path, "%s", c->path.c_str());

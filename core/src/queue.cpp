@@ -59,6 +59,11 @@ extern "C" int zc_queue_open(zc_cluster* c, std::uint32_t queue, zc_queue_end en
     if (end != ZC_QUEUE_WORKER && end != ZC_QUEUE_CONSUMER)
         return fail(err, -EINVAL, "cluster %u: queue end %d is neither worker nor consumer", c->id,
                     static_cast<int>(end));
+    if (c->lanes != 1)
+        return fail(err, -EOPNOTSUPP,
+                    "cluster %u: its queues are fed by %u producers, each through rings of its own; a zc_queue is "
+                    "one pair of rings: read queue %u as the device zc:%u@%u, which drains them all",
+                    c->id, c->lanes, queue, c->id, queue);
     RingShared* rx = queue_ring(c, queue, true);
     RingShared* ret = queue_ring(c, queue, false);
     if (!rx)

@@ -9,6 +9,13 @@
 // their errno), checks that the queue exists, and claims it: one consumer per
 // queue (queue_claim.hpp). Close gives the claim up.
 //
+// A queue may be fed by several producers (lanes: zc-balance --threads),
+// each through an RX ring and a return ring of its own (layout.hpp):
+// recv_burst drains the RX rings in turn, starting one further each call,
+// remembers which lane each buffer came by (a byte per buffer of the pool),
+// and release_burst hands it back on that lane's return ring. With one
+// lane (the default) there is one pair and nothing to remember.
+//
 // recv_burst peeks the queue's RX ring, checks every descriptor (it comes
 // from another process: the data must lie inside one frame of the pool and
 // fit a buffer; anything else is skipped and counted in
@@ -113,15 +120,20 @@ public:
     // `waiter` is the selectable fd: the epoll set of `wake` and `control`
     // (with a control socket), or the millisecond timer (without).
     ClusterQueueDriver(Cluster cluster, std::uint32_t queue, std::uint64_t claim, UniqueFd waiter, UniqueFd wake,
-                       UniqueFd control, std::vector<zc_desc> stash, std::uint32_t snaplen)
+                       UniqueFd control, std::vector<zc_desc> stash, std::vector<std::uint8_t> lane_of,
+                       std::uint32_t snaplen)
         : cluster_(std::move(cluster)), c_(cluster_.get()), info_(&c_->queues[queue]), side_(c_->sides[queue]),
           queue_(queue), claim_(claim), waiter_(std::move(waiter)), wake_(std::move(wake)),
-          control_(std::move(control)), rx_(queue_ring(c_, queue, true), c_->queue_slots),
-          return_(queue_ring(c_, queue, false), c_->queue_slots), pool_(c_->pool),
+          control_(std::move(control)), lanes_(c_->lanes), pool_(c_->pool),
           pool_bytes_(std::uint64_t{c_->frame_count} << c_->frame_shift), frame_size_(c_->frame_size),
-          snaplen_(snaplen), stash_(std::move(stash)), stash_capacity_(static_cast<std::uint32_t>(stash_.size())),
+          frame_shift_(c_->frame_shift), snaplen_(snaplen), stash_(std::move(stash)),
+          stash_capacity_(static_cast<std::uint32_t>(stash_.size())), lane_of_(std::move(lane_of)),
           owner_pid_(c_->header->owner_pid), owner_start_(c_->header->owner_start_time)
     {
+        for (std::uint32_t lane = 0; lane < lanes_; ++lane) {
+            rx_[lane] = RingConsumer<zc_desc>(queue_ring(c_, queue, true, lane), c_->queue_slots);
+            return_[lane] = RingProducer<zc_desc>(queue_ring(c_, queue, false, lane), c_->queue_slots);
+        }
     }
 
     ~ClusterQueueDriver() override
@@ -151,8 +163,60 @@ public:
         std::uint32_t room = stash_capacity_ - held_ - stash_count_;
         if (n > room)
             n = room;
+        if (lanes_ == 1)
+            return recv_lane(0, packets, n);
+        // Every lane in turn, from one further than last time.
+        std::uint32_t out = 0;
+        const std::uint32_t first = next_lane_;
+        next_lane_ = first + 1 == lanes_ ? 0 : first + 1;
+        for (std::uint32_t visited = 0, lane = first; visited < lanes_ && out < n; ++visited) {
+            out += recv_lane(lane, packets + out, n - out);
+            lane = lane + 1 == lanes_ ? 0 : lane + 1;
+        }
+        return out;
+    }
+
+    void release_burst(const zc_packet* packets, std::uint32_t n) noexcept override
+    {
+        if (lanes_ != 1) {
+            release_lanes(packets, n);
+            return;
+        }
+        if (stash_count_ != 0)
+            flush_stash();
+        std::uint32_t valid = 0;
         std::uint32_t index = 0;
-        std::uint32_t got = n ? rx_.peek(n, &index) : 0;
+        // Straight onto the return ring while it has room and nothing waits
+        // before these (keeps the return order); the rest to the stash.
+        RingProducer<zc_desc>& ring = return_[0];
+        std::uint32_t direct = stash_count_ == 0 ? ring.reserve_burst(n, &index) : 0;
+        std::uint32_t written = 0;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            zc_desc desc;
+            if (!descriptor_of(packets[i], desc))
+                continue; // not a packet of this device: ignored (the caller's bug)
+            ++valid;
+            if (written < direct)
+                ring.slot(index + written++) = desc;
+            else
+                stash_push(desc);
+        }
+        if (written < direct)
+            ring.cancel(direct - written);
+        if (written != 0) {
+            ring.submit(written); /* one submit per batch */
+            counter_add(side_->returned, written);
+        }
+        held_ = valid < held_ ? held_ - valid : 0;
+    }
+
+private:
+    // Up to n packets from lane `lane`'s RX ring (room for them is kept).
+    std::uint32_t recv_lane(std::uint32_t lane, zc_packet* packets, std::uint32_t n) noexcept
+    {
+        RingConsumer<zc_desc>& rx = rx_[lane];
+        std::uint32_t index = 0;
+        std::uint32_t got = n ? rx.peek(n, &index) : 0;
         if (got == 0)
             return 0;
 
@@ -162,7 +226,7 @@ public:
         std::uint32_t bad = 0;
         const std::uint64_t frame_mask = frame_size_ - 1;
         for (std::uint32_t i = 0; i < got; ++i) {
-            const zc_desc desc = rx_.slot(index + i); // one read of shared memory, then checked
+            const zc_desc desc = rx.slot(index + i); // one read of shared memory, then checked
             const DescriptorCheck check = check_descriptor(*c_, desc);
             if (check == DescriptorCheck::NoBuffer) [[unlikely]] {
                 ++bad; // names no buffer: nothing to read, nothing to give back
@@ -170,7 +234,7 @@ public:
             }
             if (check == DescriptorCheck::BadLength) [[unlikely]] {
                 ++bad; // a buffer of ours with a length it cannot hold: give it back unread
-                stash_push(zc_desc{desc.addr, desc.len, 0});
+                stash_push(zc_desc{desc.addr, desc.len, lane});
                 continue;
             }
             const std::byte* frame = pool_ + (desc.addr & ~frame_mask);
@@ -185,12 +249,14 @@ public:
             std::uint64_t timestamp = meta.timestamp_ns;
             if (timestamp == 0)
                 timestamp = now != 0 ? now : (now = realtime_ns());
+            const auto buffer = static_cast<std::uint32_t>(buffer_of(*c_, desc.addr));
+            if (lanes_ != 1)
+                lane_of_[buffer] = static_cast<std::uint8_t>(lane);
             packets[out++] = zc_packet{reinterpret_cast<const std::uint8_t*>(pool_ + desc.addr), caplen, wire,
-                                       timestamp, static_cast<std::uint32_t>(buffer_of(*c_, desc.addr)), 0,
-                                       meta.port};
+                                       timestamp, buffer, 0, meta.port};
             bytes += wire;
         }
-        rx_.release(got); /* one release per batch */
+        rx.release(got); /* one release per batch */
         held_ += out;
         packets_.add(out);
         bytes_.add(bytes);
@@ -202,37 +268,7 @@ public:
         return out;
     }
 
-    void release_burst(const zc_packet* packets, std::uint32_t n) noexcept override
-    {
-        if (stash_count_ != 0)
-            flush_stash();
-        const auto pool_start = reinterpret_cast<std::uintptr_t>(pool_);
-        std::uint32_t valid = 0;
-        std::uint32_t index = 0;
-        // Straight onto the return ring while it has room and nothing waits
-        // before these (keeps the return order); the rest to the stash.
-        std::uint32_t direct = stash_count_ == 0 ? return_.reserve_burst(n, &index) : 0;
-        std::uint32_t written = 0;
-        for (std::uint32_t i = 0; i < n; ++i) {
-            const auto data = reinterpret_cast<std::uintptr_t>(packets[i].data);
-            if (data < pool_start || data - pool_start >= pool_bytes_)
-                continue; // not a packet of this device: ignored (the caller's bug)
-            ++valid;
-            const zc_desc desc{data - pool_start, packets[i].caplen, 0};
-            if (written < direct)
-                return_.slot(index + written++) = desc;
-            else
-                stash_push(desc);
-        }
-        if (written < direct)
-            return_.cancel(direct - written);
-        if (written != 0) {
-            return_.submit(written); /* one submit per batch */
-            counter_add(side_->returned, written);
-        }
-        held_ = valid < held_ ? held_ - valid : 0;
-    }
-
+public:
     // A consumer of a queue does not transmit.
     std::uint32_t tx_alloc(std::uint32_t*, std::uint32_t) noexcept override { return 0; }
     std::uint32_t send_burst(const std::uint32_t*, const std::uint32_t*, std::uint32_t) noexcept override
@@ -284,6 +320,36 @@ public:
     }
 
 private:
+    // Several lanes: every buffer goes back on the return ring of the lane
+    // it came by, through the stash (which keeps the order and waits out a
+    // full ring).
+    void release_lanes(const zc_packet* packets, std::uint32_t n) noexcept
+    {
+        std::uint32_t valid = 0;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            zc_desc desc;
+            if (!descriptor_of(packets[i], desc))
+                continue; // not a packet of this device: ignored (the caller's bug)
+            ++valid;
+            desc.options = lane_of_[desc.addr >> frame_shift_];
+            stash_push(desc);
+        }
+        held_ = valid < held_ ? held_ - valid : 0;
+        flush_stash();
+    }
+
+    // The descriptor that gives back a packet this device handed out; false
+    // when its data lies outside the pool.
+    bool descriptor_of(const zc_packet& packet, zc_desc& desc) const noexcept
+    {
+        const auto data = reinterpret_cast<std::uintptr_t>(packet.data);
+        const auto pool_start = reinterpret_cast<std::uintptr_t>(pool_);
+        if (data < pool_start || data - pool_start >= pool_bytes_)
+            return false;
+        desc = zc_desc{data - pool_start, packet.caplen, 0};
+        return true;
+    }
+
     void stash_push(const zc_desc& desc) noexcept
     {
         if (stash_count_ == stash_capacity_) {
@@ -299,20 +365,64 @@ private:
         ++stash_count_;
     }
 
+    // Puts what the stash holds on the return rings, in order, until one
+    // is full: with one lane, one reserve and one submit; with several,
+    // each descriptor (whose `options` names its lane) reserved on its
+    // lane's ring and one submit per lane.
     void flush_stash() noexcept
     {
+        if (lanes_ != 1) {
+            flush_stash_lanes();
+            return;
+        }
+        RingProducer<zc_desc>& ring = return_[0];
         std::uint32_t index = 0;
-        std::uint32_t room = return_.reserve_burst(stash_count_, &index);
+        std::uint32_t room = ring.reserve_burst(stash_count_, &index);
         for (std::uint32_t i = 0; i < room; ++i) {
-            return_.slot(index + i) = stash_[stash_head_];
+            ring.slot(index + i) = stash_[stash_head_];
             if (++stash_head_ == stash_capacity_)
                 stash_head_ = 0;
         }
         if (room != 0) {
-            return_.submit(room);
+            ring.submit(room);
             stash_count_ -= room;
             counter_add(side_->returned, room);
         }
+    }
+
+    void flush_stash_lanes() noexcept
+    {
+        std::uint32_t written[kMaxLanes] = {};
+        std::uint32_t moved = 0;
+        while (moved < stash_count_) {
+            zc_desc desc = stash_[stash_head_];
+            const std::uint32_t lane = desc.options < lanes_ ? desc.options : 0;
+            std::uint32_t index = 0;
+            if (return_[lane].reserve(1, &index) == 0)
+                break; // that ring is full: the rest waits, in order
+            desc.options = 0;
+            return_[lane].slot(index) = desc;
+            ++written[lane];
+            ++moved;
+            if (++stash_head_ == stash_capacity_)
+                stash_head_ = 0;
+        }
+        for (std::uint32_t lane = 0; lane < lanes_; ++lane)
+            if (written[lane] != 0)
+                return_[lane].submit(written[lane]);
+        if (moved != 0) {
+            stash_count_ -= moved;
+            counter_add(side_->returned, moved);
+        }
+    }
+
+    // Whether any lane's RX ring has descriptors.
+    bool rx_waiting() noexcept
+    {
+        for (std::uint32_t lane = 0; lane < lanes_; ++lane)
+            if (rx_[lane].occupancy() != 0)
+                return true;
+        return false;
     }
 
     // What wait() finds: 1 when packets wait, -EPIPE when the owner is gone,
@@ -322,7 +432,7 @@ private:
     {
         if (stash_count_ != 0)
             flush_stash();
-        if (rx_.occupancy() != 0)
+        if (rx_waiting())
             return 1;
         if (owner_gone())
             return -EPIPE;
@@ -338,7 +448,7 @@ private:
     // timer wakes us anyway): false when packets came meanwhile.
     bool sleep_announced() noexcept
     {
-        return !wake_ || wakeup::prepare_to_sleep(*side_, [this] { return rx_.occupancy() != 0; });
+        return !wake_ || wakeup::prepare_to_sleep(*side_, [this] { return rx_waiting(); });
     }
 
     // Whether the cluster's owner is gone: its region marked dead, or its
@@ -391,13 +501,16 @@ private:
     UniqueFd waiter_;  // the selectable fd: epoll set of wake_ and control_, or the millisecond timer
     UniqueFd wake_;    // the queue's wake-up pipe (read end), from the owner (-1: the owner has no socket)
     UniqueFd control_; // the owner's control socket: open while we read the queue (-1: the owner has none)
-    RingConsumer<zc_desc> rx_;
-    RingProducer<zc_desc> return_;
+    std::uint32_t lanes_;    // producers feeding the queue: a ring pair each (layout.hpp)
+    std::uint32_t next_lane_ = 0;
+    RingConsumer<zc_desc> rx_[kMaxLanes];
+    RingProducer<zc_desc> return_[kMaxLanes];
 
     // Copies of what attach validated: the fast path never reads the header.
     std::byte* pool_;
     std::uint64_t pool_bytes_;
     std::uint32_t frame_size_;
+    std::uint32_t frame_shift_;
     std::uint32_t snaplen_;
 
     std::vector<zc_desc> stash_; // a circular buffer of descriptors the return ring had no room for
@@ -406,6 +519,7 @@ private:
     std::uint32_t stash_count_ = 0;
     std::uint32_t held_ = 0; // buffers handed out and not released
     std::uint64_t stash_overflow_ = 0;
+    std::vector<std::uint8_t> lane_of_; // per buffer of the pool, the lane it came by (empty with one lane)
 
     pid_t owner_pid_;
     std::uint64_t owner_start_;
@@ -512,6 +626,7 @@ int open_cluster_queue(const DeviceName& name, const zc_device_config& config, s
 
     const std::uint32_t capacity = attached->frame_count < kMaxStash ? attached->frame_count : kMaxStash;
     std::vector<zc_desc> stash;
+    std::vector<std::uint8_t> lane_of;
     std::unique_ptr<ClusterQueueDriver> driver;
     // Without a socket, the claim word in the queue's side keeps a second
     // consumer out; with one, the owner did (its table of connections).
@@ -521,10 +636,12 @@ int open_cluster_queue(const DeviceName& name, const zc_device_config& config, s
             return rc;
     try {
         stash.resize(capacity);
+        if (attached->lanes != 1)
+            lane_of.resize(attached->frame_count);
         // Nothing is moved from until operator new has succeeded.
         driver = std::make_unique<ClusterQueueDriver>(std::move(cluster), queue, claim, std::move(waiter),
                                                       std::move(wake), std::move(control), std::move(stash),
-                                                      config.snaplen);
+                                                      std::move(lane_of), config.snaplen);
     } catch (const std::bad_alloc&) {
         if (claim != 0)
             clusterq::release_queue(*attached->sides[queue], claim);

@@ -39,12 +39,7 @@ n0=$(got "$workdir/q0.log") n1=$(got "$workdir/q1.log")
 "$checks/check-frames" "$out/all.pcap" --count $count --size 64 --flows $flows --sequences ||
     fail "the full queue (stock tcpdump) is not what was sent"
 
-"$checks/check-frames" "$workdir/q0.pcap" --count "$n0" --size 64 --list-flows >"$workdir/flows0"
-"$checks/check-frames" "$workdir/q1.pcap" --count "$n1" --size 64 --list-flows >"$workdir/flows1"
-split=$(sort "$workdir/flows0" "$workdir/flows1" | uniq -d | wc -l)
-[ "$split" -eq 0 ] || fail "$split flows were split between the balanced queues"
-[ "$(cat "$workdir/flows0" "$workdir/flows1" | wc -l)" -eq $flows ] || fail "not every flow arrived"
-note "flows whole: $(wc -l <"$workdir/flows0") on queue 0, $(wc -l <"$workdir/flows1") on queue 1"
+flows_whole "$workdir/q0.pcap" "$n0" "$workdir/q1.pcap" "$n1" $flows
 
 kill -INT "$balancer"
 bg_pid=$balancer

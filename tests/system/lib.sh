@@ -119,3 +119,15 @@ wait_bg() {
 # once it has opened its device; wait_capture waits for it (30 s at most).
 start_capture() { log=$1; shift; start_in_b "$log" 'counting on' "$tools/zc-count" "$@"; }
 wait_capture() { wait_bg 30; }
+
+# flows_whole PCAP0 N0 PCAP1 N1 FLOWS: every one of FLOWS flows (both
+# directions) is in exactly one of the two captures (N0 and N1 frames of
+# 64 bytes, as zc-send and zc:synthetic make them); says how they fell.
+flows_whole() {
+    "$checks/check-frames" "$1" --count "$2" --size 64 --list-flows >"$workdir/flows0"
+    "$checks/check-frames" "$3" --count "$4" --size 64 --list-flows >"$workdir/flows1"
+    split=$(sort "$workdir/flows0" "$workdir/flows1" | uniq -d | wc -l)
+    [ "$split" -eq 0 ] || fail "$split flows were split between the queues"
+    [ "$(cat "$workdir/flows0" "$workdir/flows1" | wc -l)" -eq "$5" ] || fail "not every flow arrived"
+    note "flows whole: $(wc -l <"$workdir/flows0") on queue 0, $(wc -l <"$workdir/flows1") on queue 1"
+}

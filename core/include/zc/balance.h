@@ -78,8 +78,26 @@ void zc_balancer_close(zc_balancer* balancer);
 
 /* Fast path: one round — read a burst from each device, distribute it, reap
  * the return rings. Returns the packets distributed in this round (0: idle;
- * the caller may then wait on the devices). Never blocks. */
+ * the caller may then wait on the devices). Never blocks, except while the
+ * control path (below) holds the lanes for a moment. With several lanes,
+ * one round of each, in turn, on the calling thread. */
 uint32_t zc_balancer_poll(zc_balancer* balancer);
+
+/* Several threads: a cluster created with lanes = N (zc_cluster_config)
+ * is fed by N lanes, each a producer with a ring pair of its own in every
+ * queue; device d belongs to lane d % N (there must be at least N). Each
+ * lane is polled by one thread of its own (zc_balancer_poll_lane), all at
+ * once, while one other thread runs the control path (zc_balancer_control,
+ * _reclaim_queue, _get_stats, _set_group_filter, _listen, _close): each of
+ * those stops the lanes between two rounds while it works (a lane that
+ * sleeps on its devices does not hold it up). A lane's thread waits on the
+ * selectable fds zc_balancer_lane_fds gives (with poll(2)), never with
+ * zc_device_wait: the control path may give buffers back to its devices
+ * meanwhile. zc_balancer_lane_fds writes up to max fds and returns how
+ * many the lane has, or -EINVAL. */
+uint32_t zc_balancer_lane_count(const zc_balancer* balancer);
+uint32_t zc_balancer_poll_lane(zc_balancer* balancer, uint32_t lane);
+int zc_balancer_lane_fds(const zc_balancer* balancer, uint32_t lane, int* fds, uint32_t max);
 
 /* Gives back every buffer queue `queue` holds (delivered and not returned,
  * or still on its RX ring) and empties its rings, as if its consumer had

@@ -41,6 +41,22 @@
 // to run longer than one ring's worth. The slots are only data: what a
 // consumer reads from them is checked where it is used.
 //
+// Several producers, one consumer: a ring stays single-producer. A queue
+// fed by N producers (zc-balance --threads N: lanes) has N ring pairs, an
+// RX ring and a return ring per producer (core/internal/layout.hpp,
+// QueueSide), and its consumer drains the RX rings in turn, starting one
+// further each time, handing every buffer back on the return ring of the
+// ring it came by. Why not one ring with a shared producer index (a CAS
+// per reservation, as DPDK's MP rte_ring): the producers would contend on
+// one line per batch, a slow one would hold back the slots the others
+// already published (ordered commit), and a producer's own records (its
+// buffers' references, what it delivered) would need atomics; with a pair
+// each, nothing on the fast path is shared between producers, and the
+// consumer's cost is one more empty-ring check per producer and round.
+// Order is kept per producer: the symmetric hash sends both directions of
+// a flow to one queue, and a flow's packets arrive on one producer (the
+// device, or RX queue, that received them), so per-flow order holds.
+//
 // The API is two-phase and counts, like AF_XDP's:
 //   reserve(n, &idx) / slot(idx + i) = ... / submit(n)      — bulk: n or 0
 //   peek(n, &idx)    / ... = slot(idx + i) / release(n)      — burst: 1..n or 0

@@ -38,7 +38,7 @@ extern "C" {
 /* Bumped when a function or struct of this header changes incompatibly. */
 #define ZC_API_VERSION 1
 /* Bumped when the shared region's layout changes. */
-#define ZC_LAYOUT_VERSION 4
+#define ZC_LAYOUT_VERSION 5
 
 /* The API version the library was built with (compare to ZC_API_VERSION). */
 unsigned zc_api_version(void);
@@ -113,7 +113,8 @@ typedef struct zc_cluster_config {
     uint32_t queue_slots;  /* slots per ring, a power of two (default 4096) */
     int32_t group;         /* group of the region file, -1 for the creator's */
     uint32_t flags;        /* ZC_CLUSTER_* */
-    uint32_t reserved;
+    uint32_t lanes;        /* producers (balancer threads) feeding each queue, each through
+                              an RX and a return ring of its own: 1 to 64 (0: 1) */
     const char* directory; /* NULL: /dev/hugepages/zc if it has room, else /dev/shm/zc */
 } zc_cluster_config;
 
@@ -143,6 +144,8 @@ typedef struct zc_cluster_info {
     uint32_t queue_count;
     uint32_t queue_slots;
     uint32_t hugepages;   /* 1 when the region lives in hugetlbfs */
+    uint32_t lanes;       /* producers feeding each queue (zc_cluster_config.lanes) */
+    uint32_t reserved;
     uint64_t region_bytes;
     char path[256];       /* the region file */
 } zc_cluster_info;
@@ -210,7 +213,10 @@ int zc_pool_check(const zc_cluster* cluster, zc_pool_report* report);
 /* ------------------------------------------------------------------------ */
 /* Queues: one RX ring (worker to consumer) and one return ring (consumer to
  * worker) each. A handle is one end of one queue; each end is used by one
- * thread at a time. The C++ header zc/ring.hpp gives the same rings inline. */
+ * thread at a time. The C++ header zc/ring.hpp gives the same rings inline.
+ * A cluster created with lanes > 1 has that many pairs per queue, one per
+ * producer (zc-balance --threads): zc_queue_open refuses it with
+ * -EOPNOTSUPP; the device zc:CLUSTER@QUEUE reads every lane. */
 
 typedef struct zc_queue zc_queue;
 
