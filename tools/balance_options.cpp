@@ -56,6 +56,9 @@ over its queues; consumers read queue Q as zc:CLUSTER@Q.
                            interface's RX queues -i zc:eth0@0,zc:eth0@1)
                            and feeding every queue; both directions of a
                            flow still meet in one queue
+      --burst N            packets read from a device at a time (1 to 1024,
+                           default 64): more amortises each round's fixed
+                           work over more packets, at the price of latency
       --core LIST          pin the balancer threads to these CPUs, one
                            each in turn (e.g. 2 or 2,3)
       --stats SECONDS      print per-queue counters every SECONDS
@@ -113,6 +116,7 @@ enum OptionId : int {
     kFilterDrop,
     kGroupFilter,
     kThreads,
+    kBurst,
 };
 
 constexpr option kLongOptions[] = {
@@ -124,6 +128,7 @@ constexpr option kLongOptions[] = {
     {"group", required_argument, nullptr, kGroup},
     {"core", required_argument, nullptr, kCore},
     {"threads", required_argument, nullptr, kThreads},
+    {"burst", required_argument, nullptr, kBurst},
     {"stats", required_argument, nullptr, kStats},
     {"speed", required_argument, nullptr, kSpeed},
     {"loops", required_argument, nullptr, kLoops},
@@ -246,6 +251,11 @@ std::string set_option(Options& o, int id, const std::string& value)
         }
         return {};
     }
+    case kBurst:
+        if (!parse_whole(value, 1024, &whole) || whole == 0)
+            return "a number of packets from 1 to 1024";
+        o.balancer.burst = whole;
+        return {};
     case kThreads:
         if (!parse_whole(value, ZC_BALANCE_MAX_DEVICES, &whole) || whole == 0)
             return "a number of threads from 1 to 8";

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,7 @@ struct zc_cluster {
     std::vector<zc::BufferState> states;
     std::vector<std::uint32_t> free_list;
     std::uint32_t free_count = 0;
+    mutable std::mutex pool_lock; // free_list and free_count: devices of several balancer lanes use them at once
 
     // Copies of header fields, validated once at attach: the fast path uses
     // these, never the shared header another process could rewrite.

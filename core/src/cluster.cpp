@@ -683,22 +683,27 @@ extern "C" void zc_cluster_close(zc_cluster* cluster)
 
 extern "C" int zc_cluster_get_info(const zc_cluster* c, zc_cluster_info* info)
 {
-    if (info->struct_size != sizeof *info)
+    // The struct as this library knows it, or as a caller built against
+    // ZC_1.2 knows it (without lanes): filled up to its size.
+    constexpr std::uint32_t kBeforeLanes = offsetof(zc_cluster_info, lanes);
+    const std::uint32_t size = info->struct_size;
+    if (size != sizeof *info && size != kBeforeLanes)
         return -EINVAL;
-    *info = zc_cluster_info{};
-    info->struct_size = sizeof *info;
-    info->id = c->id;
-    info->owner_pid = c->header->owner_pid;
-    info->state = load_state(*c->header);
-    info->frame_size = c->frame_size;
-    info->frame_count = c->frame_count;
-    info->data_offset = c->data_offset;
-    info->queue_count = c->queue_count;
-    info->queue_slots = c->queue_slots;
-    info->lanes = c->lanes;
-    info->hugepages = c->hugepages;
-    info->region_bytes = c->size;
-    std::snprintf(info->path, sizeof info->path, "%s", c->path.c_str());
+    zc_cluster_info full{};
+    full.struct_size = size;
+    full.id = c->id;
+    full.owner_pid = c->header->owner_pid;
+    full.state = load_state(*c->header);
+    full.frame_size = c->frame_size;
+    full.frame_count = c->frame_count;
+    full.data_offset = c->data_offset;
+    full.queue_count = c->queue_count;
+    full.queue_slots = c->queue_slots;
+    full.hugepages = c->hugepages;
+    full.region_bytes = c->size;
+    std::snprintf(full.path, sizeof full.path, "%s", c->path.c_str());
+    full.lanes = c->lanes;
+    std::memcpy(info, &full, size);
     return 0;
 }
 

@@ -4,13 +4,16 @@
 // an owner per buffer, and the conservation check that accounts for every
 // buffer. All of it is the owner's private memory (layout.hpp); the region
 // carries a published copy of the free count and the error counters.
-// Allocation and release are single-writer: the cluster owner's worker
-// thread. In an attached cluster, the records do not exist: allocation
-// gives nothing, and the check says so.
+// Allocation and release take the pool's lock (zc_cluster::pool_lock): the
+// devices of several balancer lanes, each on a thread of its own, take and
+// give back buffers at once (one uncontended lock per burst otherwise). In
+// an attached cluster, the records do not exist: allocation gives nothing,
+// and the check says so.
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
 #include <vector>
 
 #include "internal/cluster.hpp"
@@ -27,7 +30,7 @@ std::atomic_ref<std::uint32_t> refcount_of(zc_cluster* c, std::uint32_t buffer)
 
 void set_free_count(zc_cluster* c, std::uint32_t value)
 {
-    c->free_count = value;
+    std::atomic_ref<std::uint32_t>(c->free_count).store(value, std::memory_order_relaxed);
     std::atomic_ref<std::uint32_t>(c->header->free_count).store(value, std::memory_order_relaxed);
 }
 
@@ -35,8 +38,8 @@ void set_free_count(zc_cluster* c, std::uint32_t value)
 // is never trusted past the pool's size.
 std::uint32_t read_free_count(const zc_cluster* c)
 {
-    if (c->owner)
-        return c->free_count;
+    if (c->owner) // read without the lock: a count of a moment
+        return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(c->free_count)).load(std::memory_order_relaxed);
     std::uint32_t published = std::atomic_ref<std::uint32_t>(c->header->free_count).load(std::memory_order_relaxed);
     return published > c->frame_count ? c->frame_count : published;
 }
@@ -48,6 +51,7 @@ extern "C" std::uint32_t zc_pool_alloc_burst(zc_cluster* c, std::uint32_t* buffe
 {
     if (!c->owner)
         return 0;
+    std::lock_guard<std::mutex> lock(c->pool_lock);
     std::uint32_t free = c->free_count;
     std::uint32_t taken = n < free ? n : free;
     for (std::uint32_t i = 0; i < taken; ++i) {
@@ -64,6 +68,7 @@ extern "C" std::uint32_t zc_pool_release_burst(zc_cluster* c, const std::uint32_
 {
     if (!c->owner)
         return 0;
+    std::lock_guard<std::mutex> lock(c->pool_lock);
     std::uint32_t free = c->free_count;
     std::uint32_t recycled = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -168,6 +173,8 @@ extern "C" int zc_pool_check(const zc_cluster* c, zc_pool_report* report)
                       "cluster %u: only its owner keeps the records of where each buffer is", c->id);
         return -EPERM;
     }
+    std::lock_guard<std::mutex> lock(c->pool_lock); // the free list holds still while it is walked
+    report->free_count = c->free_count;
 
     auto error = [&](const char* format, std::uint32_t a, std::uint32_t b) {
         if (report->errors++ == 0)

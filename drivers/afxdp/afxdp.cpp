@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <linux/bpf.h>
 #include <linux/if_xdp.h>
 #include <sys/epoll.h>
@@ -38,6 +41,21 @@ constexpr std::uint64_t kFrameGranule = 1024;
 std::uint64_t round_up_to_granule(std::uint64_t frames)
 {
     return (frames + kFrameGranule - 1) / kFrameGranule * kFrameGranule;
+}
+
+// The XDP programs this process holds, by interface index. Several devices
+// of one process on one interface (zc:eth0@0 and zc:eth0@1, one per
+// zc-balance thread) share its one program, each putting its own queues'
+// sockets in the program's map; the program goes when the last of them
+// closes. Any other XDP program on the interface is still refused.
+std::mutex g_programs_mutex;
+std::map<unsigned, std::weak_ptr<XdpProgram>> g_programs;
+
+std::shared_ptr<XdpProgram> shared_program(unsigned ifindex)
+{
+    std::lock_guard<std::mutex> lock(g_programs_mutex);
+    auto found = g_programs.find(ifindex);
+    return found == g_programs.end() ? nullptr : found->second.lock();
 }
 
 } // namespace
@@ -78,8 +96,9 @@ int AfXdpDriver::open(const DeviceName& name, zc_error* err)
     }
     if (rx_)
         for (const Interface& interface : interfaces_)
-            if (int rc = XdpProgram::check_exclusive(interface.name, interface.ifindex, err); rc != 0)
-                return rc;
+            if (!shared_program(interface.ifindex)) // the one there may be ours (another device of this process)
+                if (int rc = XdpProgram::check_exclusive(interface.name, interface.ifindex, err); rc != 0)
+                    return rc;
 
     if (int rc = create_pool(err); rc != 0)
         return rc;
@@ -235,11 +254,22 @@ int AfXdpDriver::attach_programs(zc_error* err)
 {
     bool generic_only = (config_.flags & ZC_DEVICE_SKB_MODE) != 0;
     for (Interface& interface : interfaces_) {
-        interface.program = std::make_unique<XdpProgram>();
-        if (int rc = interface.program->load(interface.name, interface.rx_queues, err); rc != 0)
-            return rc;
-        if (int rc = interface.program->attach(interface.ifindex, generic_only, err); rc != 0)
-            return rc;
+        // Another device of this process on the interface: its program.
+        std::lock_guard<std::mutex> lock(g_programs_mutex);
+        std::weak_ptr<XdpProgram>& entry = g_programs[interface.ifindex];
+        interface.program = entry.lock();
+        if (!interface.program) {
+            try {
+                interface.program = std::make_shared<XdpProgram>();
+            } catch (const std::bad_alloc&) {
+                return fail(err, -ENOMEM, "%s: no memory for its XDP program", interface.name.c_str());
+            }
+            if (int rc = interface.program->load(interface.name, interface.rx_queues, err); rc != 0)
+                return rc;
+            if (int rc = interface.program->attach(interface.ifindex, generic_only, err); rc != 0)
+                return rc;
+            entry = interface.program;
+        }
         if (interface.program->mode() == XdpMode::Generic)
             generic_xdp_ = true;
     }

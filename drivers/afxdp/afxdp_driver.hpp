@@ -87,7 +87,9 @@ struct Interface {
     std::uint32_t rx_queues = 0;
     std::uint64_t rx_dropped_at_open = 0;
     PromiscuousMode promiscuous;
-    std::unique_ptr<XdpProgram> program;
+    // Shared with the other devices of this process on the interface
+    // (afxdp.cpp, g_programs): detached when the last one closes.
+    std::shared_ptr<XdpProgram> program;
 };
 
 // One AF_XDP socket: one RX queue of one interface. The rings are views

@@ -568,6 +568,23 @@ TEST_F(AfXdpTest, QueueAnotherSocketHoldsIsEBUSY)
     expect_interface_clean(net().four.b);
 }
 
+// Two devices of one process on one interface (zc-balance --threads with
+// zc:IF@0 and zc:IF@1): the second takes the first's XDP program instead of
+// calling it foreign; the program stays while either is open and goes with
+// the last.
+TEST_F(AfXdpTest, DevicesOfOneProcessShareTheInterfacesProgram)
+{
+    const std::string& interface = net().four.b;
+    Opened first = open_device(device_name(interface) + "@0", device_config(ZC_DEVICE_RX));
+    ASSERT_EQ(first.rc, 0) << first.message;
+    Opened second = open_device(device_name(interface) + "@1", device_config(ZC_DEVICE_RX));
+    ASSERT_EQ(second.rc, 0) << second.message;
+    first.device.reset();
+    EXPECT_FALSE(xdp_gone(interface)) << "the first device's close took the program the second uses";
+    second.device.reset();
+    expect_interface_clean(interface);
+}
+
 TEST_F(AfXdpTest, QueueOutOfRangeIsEINVAL)
 {
     expect_error(device_name(net().four.b) + "@9", -EINVAL, net().four.b + " has 4 RX queues");

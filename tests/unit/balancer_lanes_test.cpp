@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "../../drivers/synthetic/frames.hpp"
+#include "balancer_fixture.hpp" // write_capture
 #include "internal/cluster.hpp" // the lanes' rings and the in-region sides
 #include "zc/balance.h"
 #include "zc/device.h"
@@ -86,8 +88,9 @@ protected:
     void remove_file() const { ::unlink(("/dev/shm/zc/cluster-" + std::to_string(id)).c_str()); }
 
     // Queues `groups` (e.g. "2" or "2,1"), drop mode, lanes polled by
-    // threads of their own and the control path by another.
-    void start(const char* groups)
+    // threads of their own and the control path by another; the devices
+    // zc:synthetic, or `device` (a zc:pcap: replay at top speed, forever).
+    void start(const char* groups, const std::string& device = "zc:synthetic")
     {
         zc_balancer_config bc;
         zc_balancer_config_init(&bc);
@@ -111,9 +114,11 @@ protected:
             dc.pool = cluster;
             dc.synthetic_flows = kFlowCount;
             dc.frame_count = kStream;
-            zc_device* device = nullptr;
-            ASSERT_EQ(zc_device_open("zc:synthetic", &dc, &device, &err), 0) << err.message;
-            devices.push_back(device);
+            dc.replay_speed = 0;
+            dc.replay_loops = 0;
+            zc_device* opened = nullptr;
+            ASSERT_EQ(zc_device_open(device.c_str(), &dc, &opened, &err), 0) << err.message;
+            devices.push_back(opened);
         }
         ASSERT_EQ(zc_balancer_create(cluster, devices.data(), static_cast<std::uint32_t>(devices.size()), &bc,
                                      &balancer, &err),
@@ -254,6 +259,32 @@ TEST_F(BalancerLanesTest, EveryLaneFeedsEveryQueueAndFlowsStayWhole)
     EXPECT_EQ(delivered_or_dropped, 2 * s.received);
 }
 
+// zc:pcap: takes buffers from the pool as it reads and gives them back
+// there (as AF_XDP and AF_PACKET do): four of them on two threads share the
+// pool's free list.
+TEST_F(BalancerLanesTest, DevicesThatTakeBuffersAsTheyGoShareThePoolAcrossLanes)
+{
+    char directory[] = "/tmp/zc-lanes-XXXXXX";
+    ASSERT_NE(::mkdtemp(directory), nullptr);
+    const std::string capture = std::string(directory) + "/flows.pcap";
+    write_capture(capture, 2 * kFlowCount * 32, kFlowCount);
+    start("2", "zc:pcap:" + capture);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    std::uint64_t total = 0;
+    while (total < 200000 && std::chrono::steady_clock::now() < deadline)
+        for (std::uint32_t q = 0; q < 2; ++q)
+            total += read(q);
+    stop_threads();
+    read(0);
+    read(1);
+    EXPECT_GE(total, 200000u);
+    for (auto& [flow, queues] : queues_of_flow)
+        EXPECT_EQ(queues.size(), 1u) << "flow " << flow << " split";
+    ::unlink(capture.c_str());
+    ::rmdir(directory);
+    // TearDown: every buffer home, the free list consistent.
+}
+
 TEST_F(BalancerLanesTest, AConsumerLeavingWithBuffersOfBothLanesGetsThemReclaimedWhileTheLanesRun)
 {
     start("2");
@@ -354,6 +385,18 @@ TEST_F(BalancerLanesTest, RefusesFewerDevicesThanLanesAndOneRingPairHandles)
     zc_queue* queue = nullptr;
     EXPECT_EQ(zc_queue_open(cluster, 0, ZC_QUEUE_CONSUMER, &queue, &err), -EOPNOTSUPP);
     EXPECT_NE(std::strstr(err.message, "zc:"), nullptr) << err.message;
+    // zc_cluster_get_info says the lanes; a caller that knows the shorter
+    // struct of ZC_1.2 gets that much.
+    zc_cluster_info info{};
+    info.struct_size = sizeof info;
+    ASSERT_EQ(zc_cluster_get_info(cluster, &info), 0);
+    EXPECT_EQ(info.lanes, 2u);
+    zc_cluster_info older{};
+    older.struct_size = offsetof(zc_cluster_info, lanes);
+    older.lanes = 77;
+    ASSERT_EQ(zc_cluster_get_info(cluster, &older), 0);
+    EXPECT_EQ(older.queue_count, 1u);
+    EXPECT_EQ(older.lanes, 77u) << "written past the caller's struct";
     cc.lanes = 65;
     zc_cluster* other = nullptr;
     EXPECT_EQ(zc_cluster_create(id + 1, &cc, &other, &err), -EINVAL);

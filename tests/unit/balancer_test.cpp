@@ -264,26 +264,6 @@ TEST_F(BalancerTest, TwoDevicesShareThePoolAndIfaceSplitsThem)
     check_conservation();
 }
 
-// A capture of `count` test frames over `flows` flows (both directions of
-// each), for zc:pcap: replay.
-void write_capture(const std::string& path, std::uint32_t count, std::uint32_t flows)
-{
-    pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
-    pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
-    ASSERT_NE(dumper, nullptr) << path << ": " << pcap_geterr(dead);
-    std::vector<std::byte> frame(zc::frames::frame_bytes(64));
-    for (std::uint32_t i = 0; i < count; ++i) {
-        zc::frames::build(frame.data(), 64, zc::frames::nth(i, flows), i);
-        struct pcap_pkthdr header {};
-        header.ts.tv_sec = 1700000000 + i / 1000;
-        header.ts.tv_usec = (i % 1000) * 1000000; // ns: nano precision
-        header.caplen = header.len = static_cast<bpf_u_int32>(frame.size());
-        pcap_dump(reinterpret_cast<u_char*>(dumper), &header, reinterpret_cast<const u_char*>(frame.data()));
-    }
-    pcap_dump_close(dumper);
-    pcap_close(dead);
-}
-
 // Drop mode isolates consumers, whatever the device: the consumer of queue
 // 0 takes a few packets and stops (as if SIGSTOPped), holding them; queue
 // 0 fills to its limit and drops its own packets, counted, while queue 1's

@@ -144,10 +144,11 @@ typedef struct zc_cluster_info {
     uint32_t queue_count;
     uint32_t queue_slots;
     uint32_t hugepages;   /* 1 when the region lives in hugetlbfs */
-    uint32_t lanes;       /* producers feeding each queue (zc_cluster_config.lanes) */
-    uint32_t reserved;
     uint64_t region_bytes;
     char path[256];       /* the region file */
+    /* Since ZC_1.3 (a caller with the older, shorter struct gets the rest): */
+    uint32_t lanes;       /* producers feeding each queue (zc_cluster_config.lanes) */
+    uint32_t reserved;
 } zc_cluster_info;
 
 int zc_cluster_get_info(const zc_cluster* cluster, zc_cluster_info* info);
