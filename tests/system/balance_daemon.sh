@@ -257,7 +257,7 @@ note "received $received, enqueued or dropped $queued"
 "$balance" -i "zc:$veth_b" -c $cluster -n 1 --core 1023 >"$workdir/core.log" 2>&1
 rc=$?
 cat "$workdir/core.log"
-[ $rc -eq 1 ] && grep -q -- "--core 1023: cannot pin the worker there: .* (this process may use CPUs " "$workdir/core.log" ||
+[ $rc -eq 1 ] && grep -q -- "--core 1023: cannot pin a balancer thread there: .* (this process may use CPUs " "$workdir/core.log" ||
     fail "--core on a CPU not allowed: unclear"
 nothing_left "--core on a CPU not allowed"
 
