@@ -55,6 +55,12 @@ private:
     std::uint32_t flows_ = 1;
     std::uint32_t frame_length_ = 0;
     std::uint64_t sequence_ = 0; // generated frames built so far
+    // Generated frames: the 2 x flows frames of one round of the stream,
+    // built once (frames::nth(n) is templates_[n % (2 x flows)]), so that a
+    // frame costs a copy and its sequence number, not a build. Empty when
+    // they would take more than kMaxTemplateBytes: then each frame is built.
+    std::vector<std::byte> templates_;
+    std::uint32_t template_index_ = 0; // sequence_ % (2 x flows)
     RatePacer pacer_;
     bool paced_ = false;
 

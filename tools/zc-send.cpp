@@ -7,7 +7,9 @@
 //           (tools/send_live.cpp, kmod/zc_send.bpf.c): the kernel builds and
 //           transmits the frames itself, the fastest path there is;
 //   device  a zc device's TX (tools/send_device.cpp): AF_XDP for zc:IFACE,
-//           AF_PACKET for zc:afpacket:IFACE, frames built in pool buffers.
+//           AF_PACKET for zc:afpacket:IFACE, frames built in pool buffers;
+//           also where live mode falls back to when the kernel refuses
+//           live frames (open_fallback).
 // The frames are drivers/synthetic/frames.hpp's (flows in both directions, a
 // sequence number in the payload), or those of a capture file.
 //
@@ -60,8 +62,9 @@ const char kHelp[] =
     "                          fastest path; device: through the zc device's TX\n"
     "                          (AF_XDP for zc:IFACE, AF_PACKET for\n"
     "                          zc:afpacket:IFACE). Default: live for a plain\n"
-    "                          name, device for a zc: name (and zc:afpacket:IFACE\n"
-    "                          when the kernel refuses live frames)\n"
+    "                          name, device for a zc: name (and zc:IFACE, else\n"
+    "                          zc:afpacket:IFACE, when the kernel refuses live\n"
+    "                          frames)\n"
     "  -s, --size BYTES        frame size on the wire, with FCS, 64..1518\n"
     "                          (default 64: 60-byte frames)\n"
     "  -f, --flows N           flows, each sent in both directions, 1..65536\n"
@@ -392,6 +395,30 @@ void warn(Sender& sender)
         std::fprintf(stderr, "zc-send: warning: %s\n", warning.c_str());
 }
 
+// When the kernel refuses live frames: the next fastest paths, both of
+// which leave the interface's receive side alone. First an AF_XDP socket
+// with a TX ring only (zc:IFACE opened for TX attaches no XDP program): in
+// copy mode the kernel still builds an skb per frame, but a wake-up sends a
+// whole batch of them (bench/send/run measures it against AF_PACKET's
+// sendmmsg and TX ring, which it outruns). Then AF_PACKET, for a kernel
+// without AF_XDP or a queue 0 another AF_XDP socket holds.
+std::unique_ptr<Sender> open_fallback(const Plan& live_plan, const char* why)
+{
+    Plan plan = live_plan;
+    plan.interface = "zc:" + live_plan.interface;
+    try {
+        auto sender = std::make_unique<DeviceSender>(plan);
+        std::fprintf(stderr, "zc-send: %s; sending through %s (AF_XDP, transmit only) instead\n", why,
+                     plan.interface.c_str());
+        return sender;
+    } catch (const std::exception& e) {
+        plan.interface = "zc:afpacket:" + live_plan.interface;
+        std::fprintf(stderr, "zc-send: %s; AF_XDP cannot send either (%s); sending through %s instead\n", why,
+                     e.what(), plan.interface.c_str());
+        return std::make_unique<DeviceSender>(plan);
+    }
+}
+
 std::unique_ptr<Sender> open_sender(const Options& options)
 {
     if (*options.mode == Mode::Device)
@@ -400,15 +427,9 @@ std::unique_ptr<Sender> open_sender(const Options& options)
         return std::make_unique<LiveSender>(options.plan);
     } catch (const LiveFramesRefused& e) {
         if (options.mode_asked)
-            throw std::runtime_error(std::string(e.what()) + "; use --mode device (-i zc:afpacket:" +
+            throw std::runtime_error(std::string(e.what()) + "; use --mode device (-i zc:" +
                                      options.plan.interface + ")");
-        // The next fastest path that leaves the interface's receive side
-        // alone (AF_XDP would attach an XDP program to it).
-        std::fprintf(stderr, "zc-send: %s; sending through zc:afpacket:%s instead\n", e.what(),
-                     options.plan.interface.c_str());
-        Plan plan = options.plan;
-        plan.interface = "zc:afpacket:" + plan.interface;
-        return std::make_unique<DeviceSender>(plan);
+        return open_fallback(options.plan, e.what());
     }
 }
 

@@ -34,6 +34,10 @@ constexpr std::uint32_t kEthernetHeader = 14 + 4; // with one VLAN tag
 // How long an open waits, in all, for queues a closed socket still holds.
 constexpr useconds_t kBusyRetryMicroseconds = 10000;
 constexpr std::uint32_t kBusyRetries = 100; // one second
+// linux/if_xdp.h since 6.17 (Debian 12's headers lack it): frames one
+// copy-mode wake-up may send, from TX_BATCH_SIZE (32) to the TX ring's size.
+constexpr int kXdpMaxTxSkbBudget = 9; // XDP_MAX_TX_SKB_BUDGET
+constexpr std::uint32_t kKernelTxBatch = 32;
 
 // Frames come in whole 1024s: 2 MiB at 2 KiB a frame, a huge page's worth.
 constexpr std::uint64_t kFrameGranule = 1024;
@@ -381,6 +385,8 @@ int AfXdpDriver::create_sockets(zc_error* err)
         if (busy_poll_)
             if (int failed = set_busy_poll(socket, err); failed != 0)
                 return failed;
+        if (tx_ && !zero_copy_)
+            raise_tx_budget(socket);
         if (!rx_)
             continue;
         top_up(socket, i, share);
@@ -388,6 +394,18 @@ int AfXdpDriver::create_sockets(zc_error* err)
             return failed;
     }
     return 0;
+}
+
+void AfXdpDriver::raise_tx_budget(const Socket& socket) noexcept
+{
+    // In copy mode a wake-up sends at most 32 frames (the kernel builds an
+    // skb for each) and says EAGAIN while more wait: a syscall per 32
+    // frames. Linux 6.17 lets a socket take up to its whole TX ring per
+    // wake-up; older kernels refuse the option (ENOPROTOOPT) and keep 32,
+    // which kick_tx's loop still empties.
+    unsigned budget = ring_size_;
+    if (budget >= kKernelTxBatch)
+        ::setsockopt(socket.fd, SOL_XDP, kXdpMaxTxSkbBudget, &budget, sizeof budget);
 }
 
 int AfXdpDriver::set_busy_poll(const Socket& socket, zc_error* err)

@@ -238,6 +238,7 @@ private:
     int create_socket(std::uint32_t index, std::uint16_t bind_flags);
     int socket_error(std::uint32_t index, int rc, zc_error* err);
     int set_busy_poll(const Socket& socket, zc_error* err);
+    void raise_tx_budget(const Socket& socket) noexcept;
     int create_wait_fds(zc_error* err);
 
     // Fast path (afxdp_rxtx.cpp).

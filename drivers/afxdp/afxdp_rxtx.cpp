@@ -344,6 +344,12 @@ std::uint32_t AfXdpDriver::send_burst(const std::uint32_t* buffers, const std::u
     if (!tx_)
         return 0;
     Socket& socket = sockets_[0];
+    if (n == 0) {
+        // A caller's flush (zc-send's at the end): frames a kick left on the
+        // TX ring, the device being busy then, go now.
+        reap_completions(0);
+        return 0;
+    }
     std::uint32_t count = 0;
     while (count < n && buffers[count] < frame_count_ && lengths[count] > 0 && lengths[count] <= capacity_)
         ++count;
