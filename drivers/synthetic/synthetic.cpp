@@ -40,6 +40,7 @@
 #include "internal/error.hpp"
 #include "internal/counter.hpp"
 #include "internal/driver.hpp"
+#include "internal/prefetch.hpp"
 #include "../unique_fd.hpp"
 #include "frames.hpp"
 
@@ -49,7 +50,7 @@ namespace {
 
 constexpr std::uint32_t kDefaultFrames = 4096;
 constexpr std::uint32_t kMaxFlows = 65536; // frames.hpp: flow numbers fill two address bytes
-constexpr std::uint32_t kAhead = 8;         // metadata lines asked for ahead (recv_burst)
+constexpr std::uint32_t kAhead = 32;        // metadata lines asked for ahead (recv_burst)
 
 class SyntheticDriver final : public Driver {
 public:
@@ -99,11 +100,11 @@ public:
         // stalling the stores one by one.
         std::uint32_t ahead = next;
         for (std::uint32_t i = 0; i < kAhead && i < want; ++i) {
-            __builtin_prefetch(meta_[ahead], 1, 3);
+            prefetch_for_write(meta_[ahead]);
             ahead = ahead + 1 == buffer_count_ ? 0 : ahead + 1;
         }
         while (got < want) {
-            __builtin_prefetch(meta_[ahead], 1, 3);
+            prefetch_for_write(meta_[ahead]);
             ahead = ahead + 1 == buffer_count_ ? 0 : ahead + 1;
             if (!held_[next]) {
                 held_[next] = 1;
