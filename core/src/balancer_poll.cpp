@@ -22,6 +22,9 @@ using namespace zc;
 
 namespace {
 
+// Packets ahead whose metadata line the distribution asks for, to write.
+constexpr std::uint32_t kMetaAhead = 8;
+
 constexpr std::uint32_t kReapBatch = 256;
 
 // Wake-ups while the devices deliver full bursts (saturated): a queue's
@@ -252,11 +255,14 @@ void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* 
     const std::uint32_t* const hash = hashes.data();
     const std::uint32_t groups_here = balancer->group_count;
 
-    // The metadata line the hash goes to is in this core's cache already:
-    // the device wrote the rest of it in this burst's recv (fill_meta;
-    // zc:synthetic and AF_XDP ask for the lines ahead, the copying drivers
-    // have just written the frame).
+    // The metadata write touches each frame's first line (the driver's
+    // write may have left it, or a consumer may hold it shared): ask for
+    // it, to write, a few packets ahead.
+    for (std::uint32_t i = 0; i < n && i < kMetaAhead; ++i)
+        __builtin_prefetch(pool + (std::size_t{packets[i].buffer} << shift), 1, 3);
     for (std::uint32_t i = 0; i < n; ++i) {
+        if (i + kMetaAhead < n)
+            __builtin_prefetch(pool + (std::size_t{packets[i + kMetaAhead].buffer} << shift), 1, 3);
         const zc_packet& packet = packets[i];
         const std::uint32_t buffer = packet.buffer;
         const std::uint32_t h = hash[i];

@@ -13,7 +13,6 @@
 #include <sys/socket.h>
 
 #include "internal/cluster.hpp"
-#include "internal/prefetch.hpp"
 #include "afxdp_driver.hpp"
 
 namespace zc::afxdp {
@@ -96,13 +95,6 @@ std::uint32_t AfXdpDriver::recv_burst(zc_packet* packets, std::uint32_t n) noexc
         }
         if (now == 0)
             now = realtime_ns(); // once per batch
-        // Each frame's metadata line was last read by a consumer on another
-        // core (the kernel writes only the packet): all of them asked for,
-        // to write, before the first is written, so that the transfers
-        // overlap.
-        for (std::uint32_t i = 0; i < ready; ++i)
-            prefetch_for_write(umem_base_ + frame_addr(static_cast<std::uint32_t>(
-                xsk_ring_cons__rx_desc(&socket.rx, slot + i)->addr >> frame_shift_)));
         for (std::uint32_t i = 0; i < ready; ++i) {
             const xdp_desc* desc = xsk_ring_cons__rx_desc(&socket.rx, slot + i);
             std::uint32_t buffer = static_cast<std::uint32_t>(desc->addr >> frame_shift_);

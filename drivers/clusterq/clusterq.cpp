@@ -225,13 +225,6 @@ private:
         std::uint32_t out = 0;
         std::uint32_t bad = 0;
         const std::uint64_t frame_mask = frame_size_ - 1;
-        // Every metadata line of the burst was just written on the owner's
-        // core: all asked for before the first is read, so that the
-        // transfers overlap (the descriptors are checked below, before any
-        // read; here only an address inside the pool is asked for).
-        for (std::uint32_t i = 0; i < got; ++i)
-            if (const std::uint64_t addr = rx.slot(index + i).addr; addr < pool_bytes_)
-                __builtin_prefetch(pool_ + (addr & ~frame_mask), 0, 3);
         for (std::uint32_t i = 0; i < got; ++i) {
             const zc_desc desc = rx.slot(index + i); // one read of shared memory, then checked
             const DescriptorCheck check = check_descriptor(*c_, desc);

@@ -40,7 +40,6 @@
 #include "internal/error.hpp"
 #include "internal/counter.hpp"
 #include "internal/driver.hpp"
-#include "internal/prefetch.hpp"
 #include "../unique_fd.hpp"
 #include "frames.hpp"
 
@@ -50,7 +49,6 @@ namespace {
 
 constexpr std::uint32_t kDefaultFrames = 4096;
 constexpr std::uint32_t kMaxFlows = 65536; // frames.hpp: flow numbers fill two address bytes
-constexpr std::uint32_t kAhead = 32;        // metadata lines asked for ahead (recv_burst)
 
 class SyntheticDriver final : public Driver {
 public:
@@ -94,18 +92,7 @@ public:
         const std::uint64_t now = realtime_ns(); // once per burst
         std::uint32_t got = 0;
         std::uint32_t next = next_;
-        // The metadata line each packet's timestamp goes to was last read
-        // by a consumer on another core: asked for, to write, kAhead
-        // buffers ahead, so that the ownership transfers overlap instead of
-        // stalling the stores one by one.
-        std::uint32_t ahead = next;
-        for (std::uint32_t i = 0; i < kAhead && i < want; ++i) {
-            prefetch_for_write(meta_[ahead]);
-            ahead = ahead + 1 == buffer_count_ ? 0 : ahead + 1;
-        }
         while (got < want) {
-            prefetch_for_write(meta_[ahead]);
-            ahead = ahead + 1 == buffer_count_ ? 0 : ahead + 1;
             if (!held_[next]) {
                 held_[next] = 1;
                 frames::set_sequence(data_[next], sequence_ + got);
