@@ -88,6 +88,9 @@ struct BalancerQueue {
     std::uint64_t returned = 0;
     std::uint64_t bad_returns = 0;
     std::uint64_t filtered = 0; // packets its group's filter refused that the hash gave it
+    // dropped + filtered when last published: a queue at its limit stages
+    // nothing, and its drops must reach the region all the same (flush).
+    std::uint64_t refused_published = 0;
 };
 
 // Buffers going home to one device, given back together (or when this many).

@@ -49,6 +49,7 @@ void BalancerLane::publish_counters(BalancerQueue& q) noexcept
 {
     if (!publish_inline)
         return;
+    q.refused_published = q.dropped + q.filtered;
     counter_store(q.info->enqueued, q.enqueued);
     counter_store(q.info->dropped_full, q.dropped);
     counter_store(q.info->bad_return, q.bad_returns);
@@ -174,8 +175,13 @@ void BalancerLane::flush(std::uint32_t index) noexcept
 {
     BalancerQueue& q = queues[index];
     const std::uint32_t staged = q.staged;
-    if (staged == 0)
+    if (staged == 0) {
+        // Nothing to put on the ring, but what distribute refused (a queue
+        // at its limit drops everything it is dealt) is published.
+        if (q.dropped + q.filtered != q.refused_published) [[unlikely]]
+            publish_counters(q);
         return;
+    }
     std::uint32_t slot = 0;
     const std::uint32_t room = q.broken ? 0 : q.rx.reserve_burst(staged, &slot);
     const std::uint32_t shift = cluster->frame_shift;

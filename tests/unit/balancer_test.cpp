@@ -12,6 +12,7 @@
 #include <pcap/pcap.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -22,6 +23,7 @@
 #include "../../drivers/synthetic/frames.hpp"
 #include "balancer_fixture.hpp"
 #include "src/balancer.hpp"
+#include "internal/cluster.hpp"
 #include "zc/balance.h"
 #include "zc/device.h"
 #include "zc/hash.h"
@@ -246,6 +248,26 @@ TEST_F(BalancerTest, ReclaimBringsADeadConsumersBuffersHome)
             seen[x.sequence]++;
     EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<long>(s.received));
     check_conservation();
+}
+
+// A queue at its limit stages nothing, and every packet it is dealt is
+// dropped: those drops reach the region (what zc-stat and the consumer's
+// own stats read) all the same, not only the balancer's private count.
+TEST_F(BalancerTest, DropsOfAQueueAtItsLimitReachTheRegion)
+{
+    start("2", ZC_ON_FULL_DROP, 1024);
+    for (int round = 0; round < 400; ++round) {
+        zc_balancer_poll(balancer);
+        read(0); // held, never given back: queue 0 reaches its limit
+        read(1);
+        give_back(1);
+    }
+    zc_balancer_stats s = stats();
+    ASSERT_GT(s.queues[0].dropped, 0u) << "queue 0 never reached its limit";
+    EXPECT_EQ(s.queues[0].outstanding, s.queues[0].limit);
+    const auto published = std::atomic_ref<std::uint64_t>(cluster->queues[0].dropped_full).load();
+    EXPECT_EQ(published, s.queues[0].dropped) << "drops at the limit not published in the region";
+    give_back(0);
 }
 
 TEST_F(BalancerTest, TwoDevicesShareThePoolAndIfaceSplitsThem)
