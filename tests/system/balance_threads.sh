@@ -40,6 +40,10 @@ wait_bg 10 || fail "the source balancer did not stop"
 "$checks/check-frames" "$out/flows.pcap" --count $count --size 64 --flows $flows ||
     fail "the capture does not hold the synthetic frames"
 
+# --burst out of range: refused, and said why.
+said=$(in_b "$tools/zc-balance" -i zc:synthetic --burst 0 -c $cluster -n 2 2>&1) && fail "zc-balance took --burst 0"
+echo "$said" | grep -q "a number of packets from 1 to 1024" || fail "unclear refusal of --burst 0: $said"
+
 # Fewer devices than threads: refused, and said why.
 said=$(in_b "$tools/zc-balance" -i "zc:pcap:$out/flows.pcap" --threads 2 -c $cluster -n 2 2>&1) &&
     fail "zc-balance took 2 threads with one device"
@@ -48,7 +52,8 @@ echo "$said" | grep -q "each thread reads devices of its own" || fail "unclear r
 # Two threads, one replay each, at top speed; consumers attach once the
 # cluster is up (wait mode: nothing is lost meanwhile).
 start_in_b "$workdir/balance.log" "zc-balance: cluster $cluster:" "$tools/zc-balance" \
-    -i "zc:pcap:$out/flows.pcap,zc:pcap:$out/flows.pcap" --speed 0 --threads 2 -c $cluster -n 2 --on-full wait
+    -i "zc:pcap:$out/flows.pcap,zc:pcap:$out/flows.pcap" --speed 0 --threads 2 --burst 128 -c $cluster -n 2 \
+    --on-full wait
 balancer=$bg_pid
 grep -q "2 threads" "$workdir/balance.log" || fail "zc-balance does not say it runs 2 threads: $(cat "$workdir/balance.log")"
 lanes=$(in_b "$tools/zc-stat" -c $cluster -n 1 2>&1)

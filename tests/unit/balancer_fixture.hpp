@@ -65,6 +65,17 @@ struct Devices {
     std::uint32_t replay_loops = 1;
 };
 
+// At the end of a test: every buffer of the cluster home, the free list
+// consistent, the free count where it began.
+inline void expect_pool_home(const zc_cluster* cluster, std::uint32_t start_free)
+{
+    zc_pool_report report{};
+    report.struct_size = sizeof report;
+    EXPECT_EQ(zc_pool_check(cluster, &report), 0) << report.first_error;
+    EXPECT_EQ(report.free_count, start_free) << "buffers did not all come home";
+    EXPECT_EQ(report.by_kind[ZC_OWNER_FREE], report.total);
+}
+
 class BalancerTest : public RegionTest {
 protected:
     void TearDown() override
@@ -75,12 +86,7 @@ protected:
         for (zc_device* d : devices)
             zc_device_close(d);
         if (cluster) {
-            // Conservation: everything came home.
-            zc_pool_report report{};
-            report.struct_size = sizeof report;
-            EXPECT_EQ(zc_pool_check(cluster, &report), 0) << report.first_error;
-            EXPECT_EQ(report.free_count, start_free);
-            EXPECT_EQ(report.by_kind[ZC_OWNER_FREE], report.total);
+            expect_pool_home(cluster, start_free); // conservation: everything came home
             zc_cluster_close(cluster);
         }
         RegionTest::TearDown();

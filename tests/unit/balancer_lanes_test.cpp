@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "../../drivers/synthetic/frames.hpp"
-#include "balancer_fixture.hpp" // write_capture
+#include "balancer_fixture.hpp" // write_capture, expect_pool_home
 #include "internal/cluster.hpp" // the lanes' rings and the in-region sides
 #include "zc/balance.h"
 #include "zc/device.h"
@@ -76,10 +76,7 @@ protected:
         for (zc_device* d : devices)
             zc_device_close(d);
         if (cluster) {
-            zc_pool_report report{};
-            report.struct_size = sizeof report;
-            EXPECT_EQ(zc_pool_check(cluster, &report), 0) << report.first_error;
-            EXPECT_EQ(report.free_count, start_free) << "buffers did not all come home";
+            expect_pool_home(cluster, start_free);
             zc_cluster_close(cluster);
         }
         remove_file();
