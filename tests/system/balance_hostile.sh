@@ -87,10 +87,12 @@ send() {
 
 # traffic LABEL: the paced frames, with an honest zc-count writing queue 1;
 # sets n1 (its frames) and took (the seconds the sending took). Whatever
-# the caller started on queue 0 runs meanwhile.
+# the caller started on queue 0 runs meanwhile; $before_send, if set, is
+# run (eval) just before the sending starts.
 traffic() {
     start_capture "$workdir/$1-q1.log" -i "zc:$cluster@1" -w "$workdir/$1-q1.pcap"
     q1=$bg_pid
+    eval "${before_send:-:}"
     start=$(date +%s.%N)
     send
     took=$(echo "$start $(date +%s.%N)" | awk '{ printf "%.2f", $2 - $1 }')
@@ -126,7 +128,7 @@ pool_home() {
     fail "$1: pool free buffers $free once everything was over, $free0 at the start"
 }
 
-# ratio_ok N: n1 is at least 0.9x the baseline's.
+# ratio_ok: n1 is at least 0.9x the baseline's.
 ratio() { echo "$n1 $base1" | awk '{ printf "%.3f", $1 / $2 }'; }
 ratio_ok() { echo "$n1 $base1" | awk '{ exit !($1 >= 0.9 * $2) }'; }
 
@@ -156,9 +158,26 @@ for attempt in 1 2 3; do
 done
 
 summary=""
-# hostile MODE CUT [ARGS...]: one hostile run on queue 0; CUT is yes when
-# the mode must be cut off.
+# hostile MODE CUT [ARGS...]: hostile_run, and once more when queue 1 fell
+# short of 0.9x the baseline: on a shared machine a stall of the whole
+# guest (a few hundred ms in a 3 s run) costs queue 1 a tenth once; a mode
+# that really slows the owner does it both times, and fails.
 hostile() {
+    short=""
+    hostile_run "$@"
+    ratio_ok && return 0
+    short="$(ratio) x baseline the first time"
+    note "$1: queue 1 received $n1 frames, $short (the interface: $(device_drops)); once more"
+    hostile_run "$@"
+    ratio_ok || fail "$1: queue 1 received $n1 frames, $(ratio) of the baseline's $base1 (at least 0.9 wanted), twice in a row ($short)"
+}
+
+# device_drops: the receiving veth's counters, for the record.
+device_drops() { in_b ip -s link show "$veth_b" | tr -s ' ' | tr '\n' ' '; }
+
+# hostile_run MODE CUT [ARGS...]: one hostile run on queue 0; CUT is yes
+# when the mode must be cut off.
+hostile_run() {
     mode=$1 cut=$2; shift 2
     scrape
     cut0=$(metric zc_queue_cut_off_total 0) bad0=$(metric zc_queue_bad_returns_total 0)
@@ -205,9 +224,9 @@ hostile() {
         garbage=$(sed -n 's/^garbage=\([0-9]*\) .*/\1/p' "$workdir/$mode.log")
         [ "$bads" = "$garbage" ] || fail "$mode: the hostile consumer handed back $garbage pieces of garbage, zc-stat counts $bads bad returns"
     fi
-    ratio_ok || fail "$mode: queue 1 received $n1 frames, $(ratio) of the baseline's $base1 (at least 0.9 wanted)"
+    ratio_ok || return 0 # hostile decides
     cut_ms=$(sed -n 's/^cut_off_ms=//p' "$workdir/$mode.log")
-    result="$mode: queue 1 $n1 frames ($(ratio) x baseline) in $took s; queue 0 cut-offs +$cuts, bad returns +$bads${cut_ms:+, cut off in $cut_ms ms}; pool free $free (start $free0)"
+    result="$mode: queue 1 $n1 frames ($(ratio) x baseline${short:+; $short}) in $took s; queue 0 cut-offs +$cuts, bad returns +$bads${cut_ms:+, cut off in $cut_ms ms}; pool free $free (start $free0)"
     note "$result"
     summary="$summary
 $result"
@@ -241,9 +260,11 @@ scrape
 drop0=$(metric zc_queue_dropped_full_total 0)
 start_capture "$workdir/stopped-q0.log" -i "zc:$cluster@0"
 q0=$bg_pid
-( sleep 0.5; kill -STOP $q0; sleep 2; kill -CONT $q0 ) &
-stopper=$!
+# The stop lies inside the sending (3 s at the rate, paced), whatever
+# time queue 1's consumer took to start.
+before_send='( sleep 0.5; kill -STOP $q0; sleep 2; kill -CONT $q0 ) & stopper=$!'
 traffic sigstop
+before_send=
 wait $stopper
 kill -INT $q0
 bg_pid=$q0
