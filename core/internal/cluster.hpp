@@ -123,14 +123,18 @@ inline std::uint64_t buffer_of(const zc_cluster& c, std::uint64_t addr) noexcept
 // (BadLength: the buffer is real, its bytes are not to be read), or no
 // buffer at all (NoBuffer).
 enum class DescriptorCheck { Fits, BadLength, NoBuffer };
-inline DescriptorCheck check_descriptor(const zc_cluster& c, const zc_desc& d) noexcept
+inline DescriptorCheck check_descriptor(const zc_cluster& c, std::uint64_t addr, std::uint32_t len) noexcept
 {
-    if (buffer_of(c, d.addr) >= c.frame_count)
+    if (buffer_of(c, addr) >= c.frame_count)
         return DescriptorCheck::NoBuffer;
-    const std::uint64_t offset = d.addr & (c.frame_size - 1);
-    if (d.len > c.frame_size - c.data_offset || offset + d.len > c.frame_size)
+    const std::uint64_t offset = addr & (c.frame_size - 1);
+    if (len > c.frame_size - c.data_offset || offset + len > c.frame_size)
         return DescriptorCheck::BadLength;
     return DescriptorCheck::Fits;
+}
+inline DescriptorCheck check_descriptor(const zc_cluster& c, const zc_desc& d) noexcept
+{
+    return check_descriptor(c, d.addr, d.len);
 }
 
 // Attaches cluster `id` through a read-only region descriptor its owner

@@ -231,13 +231,19 @@ static_assert(sizeof(QueueSide) == kCacheLine);
 // (zc/ring.hpp): lane L's producer fills RX L and reaps return L, and the
 // consumer drains the RX rings in turn and hands each buffer back on the
 // return ring of the lane it came from.
+// An RX ring's slots are zc_rx_desc (32 bytes), a return ring's zc_desc
+// (16 bytes): zc/desc.h.
+constexpr std::size_t lane_ring_bytes(std::uint32_t slots) noexcept
+{
+    return ring_bytes(slots, sizeof(zc_rx_desc)) + ring_bytes(slots, sizeof(zc_desc));
+}
 constexpr std::size_t side_ring_offset(std::uint32_t slots, bool rx, std::uint32_t lane = 0) noexcept
 {
-    return sizeof(QueueSide) + (std::size_t{2} * lane + (rx ? 0 : 1)) * ring_bytes(slots, sizeof(zc_desc));
+    return sizeof(QueueSide) + lane * lane_ring_bytes(slots) + (rx ? 0 : ring_bytes(slots, sizeof(zc_rx_desc)));
 }
 constexpr std::size_t side_bytes(std::uint32_t slots, std::uint32_t lanes = 1) noexcept
 {
-    return sizeof(QueueSide) + std::size_t{2} * lanes * ring_bytes(slots, sizeof(zc_desc));
+    return sizeof(QueueSide) + lanes * lane_ring_bytes(slots);
 }
 
 // Producer lanes a cluster may have (zc_cluster_config.lanes).

@@ -198,7 +198,7 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
                 lane.devices.push_back(d);
             const std::uint32_t stage_capacity = static_cast<std::uint32_t>(lane.devices.size()) * burst;
             lane.held_bits.assign(std::size_t{queue_count} * b->words_per_queue, 0);
-            lane.stage_memory.assign(std::size_t{queue_count} * stage_capacity, zc_desc{});
+            lane.stage_memory.assign(std::size_t{queue_count} * stage_capacity, zc_rx_desc{});
             lane.received.assign(burst, zc_packet{});
             lane.hashes.assign(burst, 0);
             lane.going_home.assign(device_count, std::vector<zc_packet>());
@@ -223,7 +223,7 @@ extern "C" int zc_balancer_create(zc_cluster* cluster, zc_device* const* devices
                     // The rings as the owner left them (a cluster is balanced
                     // by one balancer at a time): adopted once, checked from
                     // then on.
-                    queue.rx = RingProducer<zc_desc>(queue_ring(cluster, q, true, l), cluster->queue_slots);
+                    queue.rx = RingProducer<zc_rx_desc>(queue_ring(cluster, q, true, l), cluster->queue_slots);
                     queue.ret = RingConsumer<zc_desc>(queue_ring(cluster, q, false, l), cluster->queue_slots);
                     queue.side = cluster->sides[q];
                     queue.limit = queue.wait ? ~0u : b->lane_limit;
@@ -283,7 +283,7 @@ void zc_balancer::bind_queue(std::uint32_t index, bool fresh) noexcept
             std::atomic_ref<std::uint32_t>(return_ring->consumer).store(return_at, std::memory_order_relaxed);
             std::atomic_ref<std::uint32_t>(return_ring->producer).store(return_at, std::memory_order_release);
         }
-        q.rx = RingProducer<zc_desc>(rx_ring, cluster->queue_slots, rx_at);
+        q.rx = RingProducer<zc_rx_desc>(rx_ring, cluster->queue_slots, rx_at);
         q.ret = RingConsumer<zc_desc>(return_ring, cluster->queue_slots, return_at);
         q.side = cluster->sides[index];
     }

@@ -3,8 +3,9 @@
 // The balancer's fast path, one round as a pipeline of bursts: reap the
 // return rings (each bounded by what its queue holds); per device, receive
 // a burst, hash the whole burst (hash_burst, frames asked for ahead), deal
-// it out (distribute: the hash written into each frame's metadata once, a
-// descriptor staged for one queue in every group); then one reserve and one
+// it out (distribute: one RX descriptor per packet, carrying its time,
+// length, port and hash, staged for one queue in every group; the frame's
+// headroom is not touched); then one reserve and one
 // submit per queue for everything the round staged (flush), at most one
 // wake-up check per queue (announce), and the buffers that came home given
 // back to their devices in one call each. No allocation, no lock, no system
@@ -21,9 +22,6 @@
 using namespace zc;
 
 namespace {
-
-// Packets ahead whose metadata line the distribution asks for, to write.
-constexpr std::uint32_t kMetaAhead = 8;
 
 constexpr std::uint32_t kReapBatch = 256;
 
@@ -185,10 +183,10 @@ void BalancerLane::flush(std::uint32_t index) noexcept
     std::uint32_t slot = 0;
     const std::uint32_t room = q.broken ? 0 : q.rx.reserve_burst(staged, &slot);
     const std::uint32_t shift = cluster->frame_shift;
-    const zc_desc* const stage = q.stage;
+    const zc_rx_desc* const stage = q.stage;
     std::uint64_t* const held = q.held;
     for (std::uint32_t i = 0; i < room; ++i) {
-        const zc_desc desc = stage[i];
+        const zc_rx_desc& desc = stage[i];
         q.rx.slot(slot + i) = desc;
         const std::uint64_t buffer = desc.addr >> shift; // buffer_of: our own descriptor
         held[buffer >> 6] |= std::uint64_t{1} << (buffer & 63);
@@ -209,7 +207,7 @@ void BalancerLane::flush(std::uint32_t index) noexcept
     if (left == 0) {
         q.staged = 0;
     } else if (q.wait && !q.broken) {
-        std::memmove(q.stage, q.stage + room, sizeof(zc_desc) * left);
+        std::memmove(q.stage, q.stage + room, sizeof(zc_rx_desc) * left);
         q.staged = left;
         waiting += left;
     } else {
@@ -244,14 +242,13 @@ void BalancerLane::announce_waiting(bool saturated) noexcept
 }
 
 // Deals out the burst of device `d` in `received`, whose hashes are in
-// `hashes`: writes each buffer's hash and origin once, gives it one
-// reference per group, and stages one descriptor for one queue of each
-// group. The descriptors go on the rings in flush(), one reserve and one
+// `hashes`: writes each buffer's origin once, gives it one reference per
+// group, and stages one RX descriptor (zc_rx_desc: the packet's facts, so
+// that its consumer reads no metadata line) for one queue of each group. The descriptors go on the rings in flush(), one reserve and one
 // submit per queue for the whole round.
 void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* rules_now) noexcept
 {
     std::byte* const pool = cluster->pool;
-    const std::uint32_t shift = cluster->frame_shift;
     BufferState* const states = cluster->states.data();
     BufferOrigin* const origin_of = balancer->origins.data();
     const BalancerGroup* const groups = balancer->groups;
@@ -261,20 +258,10 @@ void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* 
     const std::uint32_t* const hash = hashes.data();
     const std::uint32_t groups_here = balancer->group_count;
 
-    // The metadata write touches each frame's first line (the driver's
-    // write may have left it, or a consumer may hold it shared): ask for
-    // it, to write, a few packets ahead.
-    for (std::uint32_t i = 0; i < n && i < kMetaAhead; ++i)
-        __builtin_prefetch(pool + (std::size_t{packets[i].buffer} << shift), 1, 3);
     for (std::uint32_t i = 0; i < n; ++i) {
-        if (i + kMetaAhead < n)
-            __builtin_prefetch(pool + (std::size_t{packets[i + kMetaAhead].buffer} << shift), 1, 3);
         const zc_packet& packet = packets[i];
         const std::uint32_t buffer = packet.buffer;
         const std::uint32_t h = hash[i];
-
-        // The driver wrote the rest of the metadata (driver.hpp fill_meta).
-        reinterpret_cast<zc_buffer_meta*>(pool + (std::size_t{buffer} << shift))->hash = h;
 
         BufferState& state = states[buffer];
         origin_of[buffer] = BufferOrigin{owner_of(*cluster, buffer), packet.queue, static_cast<std::uint8_t>(d), 0};
@@ -298,8 +285,13 @@ void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* 
             }
         }
 
-        const zc_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
-                           packet.caplen, 0};
+        const zc_rx_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
+                              packet.caplen,
+                              packet.len >= packet.caplen ? packet.len : packet.caplen,
+                              packet.timestamp_ns,
+                              h,
+                              packet.port,
+                              0};
         if (filtered_groups != 0) [[unlikely]] {
             distribute_filtered(packet, h, desc, lead, end);
             continue;
@@ -327,7 +319,7 @@ void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* 
     }
 }
 
-void BalancerLane::distribute_filtered(const zc_packet& packet, std::uint32_t hash, const zc_desc& desc,
+void BalancerLane::distribute_filtered(const zc_packet& packet, std::uint32_t hash, const zc_rx_desc& desc,
                                       std::uint32_t lead, std::uint32_t end) noexcept
 {
     const std::uint32_t buffer = packet.buffer;

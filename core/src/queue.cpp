@@ -2,12 +2,17 @@
 //
 // The C API's queue ends: the inline rings of zc/ring.hpp behind an opaque
 // handle, one per end of one queue. Descriptors are copied out (16 bytes
-// each); packet bytes never are.
+// each); packet bytes never are. The RX ring's slots are zc_rx_desc
+// (zc/desc.h): the worker end fills one from each zc_desc and the buffer's
+// zc_buffer_meta (time, wire length, port, as the drivers write them; hash
+// 0), the consumer end hands out their zc_desc part.
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <memory>
+#include <new>
+#include <type_traits>
 
 #include "internal/cluster.hpp"
 #include "internal/error.hpp"
@@ -20,8 +25,10 @@ struct zc_queue {
     QueueSide* side; // the consumer's counters
     QueueInfo* info; // the owner's
     zc_queue_end end;
-    RingProducer<zc_desc> producer; // RX ring (worker) or return ring (consumer)
-    RingConsumer<zc_desc> consumer; // return ring (worker) or RX ring (consumer)
+    RingProducer<zc_rx_desc> rx_producer; // the worker's end of the RX ring
+    RingConsumer<zc_rx_desc> rx_consumer; // the consumer's
+    RingProducer<zc_desc> producer;       // the consumer's end of the return ring
+    RingConsumer<zc_desc> consumer;       // the worker's
 };
 
 namespace {
@@ -73,10 +80,18 @@ extern "C" int zc_queue_open(zc_cluster* c, std::uint32_t queue, zc_queue_end en
                     c->id, queue, c->id, queue);
     if (end == ZC_QUEUE_WORKER && !c->owner)
         return fail(err, -EPERM, "cluster %u: only its owner may open the worker end of queue %u", c->id, queue);
-    bool worker = end == ZC_QUEUE_WORKER;
-    *out = new zc_queue{c, c->sides[queue], &c->queues[queue], end,
-                        RingProducer<zc_desc>(worker ? rx : ret, c->queue_slots),
-                        RingConsumer<zc_desc>(worker ? ret : rx, c->queue_slots)};
+    const bool worker = end == ZC_QUEUE_WORKER;
+    auto* q = new (std::nothrow) zc_queue{c, c->sides[queue], &c->queues[queue], end, {}, {}, {}, {}};
+    if (!q)
+        return fail(err, -ENOMEM, "cluster %u: out of memory for a queue handle", c->id);
+    if (worker) {
+        q->rx_producer = RingProducer<zc_rx_desc>(rx, c->queue_slots);
+        q->consumer = RingConsumer<zc_desc>(ret, c->queue_slots);
+    } else {
+        q->rx_consumer = RingConsumer<zc_rx_desc>(rx, c->queue_slots);
+        q->producer = RingProducer<zc_desc>(ret, c->queue_slots);
+    }
+    *out = q;
     return 0;
 }
 
@@ -86,7 +101,24 @@ extern "C" std::uint32_t zc_queue_send_burst(zc_queue* q, const zc_desc* descs, 
 {
     if (q->end != ZC_QUEUE_WORKER)
         return 0;
-    std::uint32_t sent = produce(q->producer, descs, n);
+    RingProducer<zc_rx_desc>& ring = q->rx_producer;
+    std::uint32_t index = 0;
+    const std::uint32_t sent = ring.reserve_burst(n, &index);
+    for (std::uint32_t i = 0; i < sent; ++i) {
+        const zc_desc& desc = descs[i];
+        zc_rx_desc rx{desc.addr, desc.len, desc.len, 0, 0, 0, 0};
+        // The owner's own descriptors; one that names no buffer carries no facts.
+        if (buffer_of(*q->cluster, desc.addr) < q->cluster->frame_count) {
+            const auto* meta = reinterpret_cast<const zc_buffer_meta*>(
+                q->cluster->pool + (desc.addr & ~std::uint64_t{q->cluster->frame_size - 1u}));
+            rx.wire_len = meta->length > desc.len ? meta->length : desc.len;
+            rx.timestamp_ns = meta->timestamp_ns;
+            rx.port = meta->port;
+        }
+        ring.slot(index + i) = rx;
+    }
+    if (sent)
+        ring.submit(sent);
     counter_add(q->info->enqueued, sent);
     return sent;
 }
@@ -96,21 +128,30 @@ extern "C" std::uint32_t zc_queue_reap_burst(zc_queue* q, zc_desc* descs, std::u
     return q->end == ZC_QUEUE_WORKER ? consume(q->consumer, descs, n) : 0;
 }
 
-extern "C" std::uint32_t zc_queue_recv_burst(zc_queue* q, zc_desc* descs, std::uint32_t n)
+namespace {
+
+// The consumer end's receive, with descriptors as the caller wants them
+// (zc_desc or the whole zc_rx_desc).
+template <typename Desc, typename Out>
+std::uint32_t receive(zc_queue* q, Out* out, std::uint32_t n)
 {
     if (q->end != ZC_QUEUE_CONSUMER)
         return 0;
     // Written by the owner's process: each one is checked, as every
     // consumer end checks it (drivers/clusterq does the same).
     std::uint32_t index = 0;
-    std::uint32_t got = q->consumer.peek(n, &index);
+    std::uint32_t got = q->rx_consumer.peek(n, &index);
     std::uint32_t kept = 0;
     std::uint32_t bad = 0;
     for (std::uint32_t i = 0; i < got; ++i) {
-        const zc_desc desc = q->consumer.slot(index + i);
+        const zc_rx_desc rx = q->rx_consumer.slot(index + i); // one read of shared memory, then checked
+        const zc_desc desc{rx.addr, rx.len, 0};
         const DescriptorCheck check = check_descriptor(*q->cluster, desc);
         if (check == DescriptorCheck::Fits) {
-            descs[kept++] = desc;
+            if constexpr (std::is_same_v<Desc, zc_rx_desc>)
+                out[kept++] = rx;
+            else
+                out[kept++] = desc;
             continue;
         }
         ++bad;
@@ -121,11 +162,23 @@ extern "C" std::uint32_t zc_queue_recv_burst(zc_queue* q, zc_desc* descs, std::u
             counter_add(q->side->returned, produce(q->producer, &desc, 1));
     }
     if (got)
-        q->consumer.release(got);
+        q->rx_consumer.release(got);
     counter_add(q->side->received, got);
     if (bad)
         counter_add(q->side->bad_descriptors, bad);
     return kept;
+}
+
+} // namespace
+
+extern "C" std::uint32_t zc_queue_recv_burst(zc_queue* q, zc_desc* descs, std::uint32_t n)
+{
+    return receive<zc_desc>(q, descs, n);
+}
+
+extern "C" std::uint32_t zc_queue_recv_rx_burst(zc_queue* q, zc_rx_desc* descs, std::uint32_t n)
+{
+    return receive<zc_rx_desc>(q, descs, n);
 }
 
 extern "C" std::uint32_t zc_queue_give_back_burst(zc_queue* q, const zc_desc* descs, std::uint32_t n)

@@ -32,11 +32,12 @@
 // A descriptor with a valid address but a bad length names a buffer of
 // ours: it goes straight back on the return ring.
 //
-// zc_packet fields: data and caplen from the descriptor (caplen cut to the
-// snaplen, if one is set), len, timestamp and port from the buffer's
-// zc_buffer_meta (len when it is at least the descriptor's, the timestamp
-// when it is not 0; else the descriptor's length and the receive time),
-// buffer the pool index, queue 0 (the device has one).
+// zc_packet fields, all from the RX descriptor (zc_rx_desc: nothing of the
+// buffer is read but the packet's bytes, and those only by the caller):
+// data and caplen (cut to the snaplen, if one is set), len (the wire
+// length when it is at least the captured one, else the captured one),
+// timestamp (the receive time when the producer gave none), port; buffer
+// the pool index, queue 0 (the device has one).
 //
 // Attaching: when the owner serves a control socket (zc-balance), open
 // connects to it (core/internal/control_socket.hpp) and names its queue; the
@@ -125,13 +126,13 @@ public:
         : cluster_(std::move(cluster)), c_(cluster_.get()), info_(&c_->queues[queue]), side_(c_->sides[queue]),
           queue_(queue), claim_(claim), waiter_(std::move(waiter)), wake_(std::move(wake)),
           control_(std::move(control)), lanes_(c_->lanes), pool_(c_->pool),
-          pool_bytes_(std::uint64_t{c_->frame_count} << c_->frame_shift), frame_size_(c_->frame_size),
+          pool_bytes_(std::uint64_t{c_->frame_count} << c_->frame_shift),
           frame_shift_(c_->frame_shift), snaplen_(snaplen), stash_(std::move(stash)),
           stash_capacity_(static_cast<std::uint32_t>(stash_.size())), lane_of_(std::move(lane_of)),
           owner_pid_(c_->header->owner_pid), owner_start_(c_->header->owner_start_time)
     {
         for (std::uint32_t lane = 0; lane < lanes_; ++lane) {
-            rx_[lane] = RingConsumer<zc_desc>(queue_ring(c_, queue, true, lane), c_->queue_slots);
+            rx_[lane] = RingConsumer<zc_rx_desc>(queue_ring(c_, queue, true, lane), c_->queue_slots);
             return_[lane] = RingProducer<zc_desc>(queue_ring(c_, queue, false, lane), c_->queue_slots);
         }
     }
@@ -214,20 +215,19 @@ private:
     // Up to n packets from lane `lane`'s RX ring (room for them is kept).
     std::uint32_t recv_lane(std::uint32_t lane, zc_packet* packets, std::uint32_t n) noexcept
     {
-        RingConsumer<zc_desc>& rx = rx_[lane];
+        RingConsumer<zc_rx_desc>& rx = rx_[lane];
         std::uint32_t index = 0;
         std::uint32_t got = n ? rx.peek(n, &index) : 0;
         if (got == 0)
             return 0;
 
-        std::uint64_t now = 0; // the receive time of packets whose metadata has none, once per burst
+        std::uint64_t now = 0; // the receive time of packets that came without one, once per burst
         std::uint64_t bytes = 0;
         std::uint32_t out = 0;
         std::uint32_t bad = 0;
-        const std::uint64_t frame_mask = frame_size_ - 1;
         for (std::uint32_t i = 0; i < got; ++i) {
-            const zc_desc desc = rx.slot(index + i); // one read of shared memory, then checked
-            const DescriptorCheck check = check_descriptor(*c_, desc);
+            const zc_rx_desc desc = rx.slot(index + i); // one read of shared memory, then checked
+            const DescriptorCheck check = check_descriptor(*c_, desc.addr, desc.len);
             if (check == DescriptorCheck::NoBuffer) [[unlikely]] {
                 ++bad; // names no buffer: nothing to read, nothing to give back
                 continue;
@@ -237,23 +237,20 @@ private:
                 stash_push(zc_desc{desc.addr, desc.len, lane});
                 continue;
             }
-            const std::byte* frame = pool_ + (desc.addr & ~frame_mask);
-            zc_buffer_meta meta;
-            std::memcpy(&meta, frame, sizeof meta);
             std::uint32_t caplen = desc.len;
-            // On the wire: the metadata's length when it is set and makes
-            // sense (a buggy owner's smaller one is not believed).
-            std::uint32_t wire = meta.length >= desc.len ? meta.length : desc.len;
+            // On the wire: the descriptor's length when it makes sense (a
+            // buggy owner's smaller one is not believed).
+            std::uint32_t wire = desc.wire_len >= desc.len ? desc.wire_len : desc.len;
             if (snaplen_ != 0 && caplen > snaplen_)
                 caplen = snaplen_;
-            std::uint64_t timestamp = meta.timestamp_ns;
+            std::uint64_t timestamp = desc.timestamp_ns;
             if (timestamp == 0)
                 timestamp = now != 0 ? now : (now = realtime_ns());
             const auto buffer = static_cast<std::uint32_t>(buffer_of(*c_, desc.addr));
             if (lanes_ != 1)
                 lane_of_[buffer] = static_cast<std::uint8_t>(lane);
             packets[out++] = zc_packet{reinterpret_cast<const std::uint8_t*>(pool_ + desc.addr), caplen, wire,
-                                       timestamp, buffer, 0, meta.port};
+                                       timestamp, buffer, 0, desc.port};
             bytes += wire;
         }
         rx.release(got); /* one release per batch */
@@ -503,13 +500,12 @@ private:
     UniqueFd control_; // the owner's control socket: open while we read the queue (-1: the owner has none)
     std::uint32_t lanes_;    // producers feeding the queue: a ring pair each (layout.hpp)
     std::uint32_t next_lane_ = 0;
-    RingConsumer<zc_desc> rx_[kMaxLanes];
+    RingConsumer<zc_rx_desc> rx_[kMaxLanes];
     RingProducer<zc_desc> return_[kMaxLanes];
 
     // Copies of what attach validated: the fast path never reads the header.
     std::byte* pool_;
     std::uint64_t pool_bytes_;
-    std::uint32_t frame_size_;
     std::uint32_t frame_shift_;
     std::uint32_t snaplen_;
 

@@ -306,7 +306,7 @@ struct Side {
     QueueSide* counters = nullptr;
     RingShared* rx_ring = nullptr;
     RingShared* return_ring = nullptr;
-    zc::RingConsumer<zc_desc> rx;
+    zc::RingConsumer<zc_rx_desc> rx;
     zc::RingProducer<zc_desc> ret;
     std::uint64_t received = 0;
     std::uint64_t returned = 0;
@@ -325,7 +325,7 @@ struct Side {
         counters = reinterpret_cast<QueueSide*>(base);
         rx_ring = reinterpret_cast<RingShared*>(base + zc::side_ring_offset(slots, true));
         return_ring = reinterpret_cast<RingShared*>(base + zc::side_ring_offset(slots, false));
-        rx = zc::RingConsumer<zc_desc>(rx_ring, slots);
+        rx = zc::RingConsumer<zc_rx_desc>(rx_ring, slots);
         ret = zc::RingProducer<zc_desc>(return_ring, slots);
         return true;
     }
@@ -335,7 +335,7 @@ struct Side {
         std::uint32_t index = 0;
         std::uint32_t n = rx.peek(max, &index);
         for (std::uint32_t i = 0; i < n; ++i)
-            out[i] = rx.slot(index + i);
+            out[i] = zc_desc{rx.slot(index + i).addr, rx.slot(index + i).len, 0};
         if (n > 0) {
             rx.release(n);
             received += n;

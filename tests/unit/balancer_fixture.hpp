@@ -53,6 +53,7 @@ struct Seen {
     std::uint64_t sequence;
     std::uint32_t buffer;
     zc_desc desc;
+    zc_rx_desc rx; // as the RX ring carried it
 };
 
 // What BalancerTest::start() opens: device_count zc:synthetic devices of
@@ -137,21 +138,24 @@ protected:
     // Reads up to `limit` descriptors of queue q into held[q].
     std::uint32_t read(std::uint32_t q, std::uint32_t limit = 1u << 30)
     {
-        zc_desc descs[64];
+        zc_rx_desc descs[64];
         std::uint32_t total = 0;
         while (total < limit) {
             std::uint32_t want = std::min<std::uint32_t>(64, limit - total);
-            std::uint32_t n = zc_queue_recv_burst(consumers[q], descs, want);
+            std::uint32_t n = zc_queue_recv_rx_burst(consumers[q], descs, want);
             for (std::uint32_t i = 0; i < n; ++i) {
-                Seen seen{q, {}, 0, 0, descs[i]};
-                EXPECT_EQ(zc_buffer_from_addr(cluster, descs[i].addr, &seen.buffer), 0);
-                auto* frame = static_cast<const std::byte*>(zc_cluster_pool_base(cluster)) + descs[i].addr;
-                EXPECT_TRUE(zc::frames::parse(frame, descs[i].len, &seen.flow, &seen.sequence));
-                const zc_buffer_meta* meta = zc_buffer_meta_of(cluster, seen.buffer);
-                EXPECT_EQ(meta->length, descs[i].len);
-                EXPECT_NE(meta->timestamp_ns, 0u);
+                const zc_rx_desc& rx = descs[i];
+                const zc_desc desc{rx.addr, rx.len, 0};
+                Seen seen{q, {}, 0, 0, desc, rx};
+                EXPECT_EQ(zc_buffer_from_addr(cluster, rx.addr, &seen.buffer), 0);
+                auto* frame = static_cast<const std::byte*>(zc_cluster_pool_base(cluster)) + rx.addr;
+                EXPECT_TRUE(zc::frames::parse(frame, rx.len, &seen.flow, &seen.sequence));
+                // The packet's facts travel in the descriptor (zc/desc.h).
+                EXPECT_EQ(rx.wire_len, rx.len);
+                EXPECT_NE(rx.timestamp_ns, 0u);
+                EXPECT_EQ(rx.port, 0u);
                 log.push_back(seen);
-                held[q].push_back(descs[i]);
+                held[q].push_back(desc);
             }
             total += n;
             if (n < want)

@@ -68,11 +68,14 @@ TEST_F(CrossProcessTest, TenMillionStampedDescriptorsThereAndBack)
                 while (back.reserve(got, &out) == 0) {
                 }
                 for (std::uint32_t i = 0; i < got; ++i, ++expected) {
-                    const zc_desc& d = rx.slot(index + i);
-                    if (d.addr != expected || d.len != check_word(expected)) {
-                        std::fprintf(stderr, "consumer: descriptor %llu arrived as %llu/%u\n",
+                    const zc_rx_desc& d = rx.slot(index + i);
+                    if (d.addr != expected || d.len != check_word(expected) || d.wire_len != d.len + 4 ||
+                        d.timestamp_ns != ~expected || d.hash != ~check_word(expected) ||
+                        d.port != static_cast<std::uint16_t>(expected)) {
+                        std::fprintf(stderr, "consumer: descriptor %llu arrived as %llu/%u/%u/%llu/%u/%u\n",
                                      static_cast<unsigned long long>(expected),
-                                     static_cast<unsigned long long>(d.addr), d.len);
+                                     static_cast<unsigned long long>(d.addr), d.len, d.wire_len,
+                                     static_cast<unsigned long long>(d.timestamp_ns), d.hash, d.port);
                         ::_exit(1);
                     }
                     back.slot(out + i) = zc_desc{d.addr, ~d.len, 0};
@@ -99,7 +102,8 @@ TEST_F(CrossProcessTest, TenMillionStampedDescriptorsThereAndBack)
         std::uint32_t want = static_cast<std::uint32_t>(std::min<std::uint64_t>(1 + random() % 64, kTotal - sent));
         std::uint32_t got = want ? tx.reserve_burst(want, &index) : 0;
         for (std::uint32_t i = 0; i < got; ++i, ++sent)
-            tx.slot(index + i) = zc_desc{sent, check_word(sent), 0};
+            tx.slot(index + i) = zc_rx_desc{sent,        check_word(sent), check_word(sent) + 4, ~sent,
+                                            ~check_word(sent), static_cast<std::uint16_t>(sent), 0};
         if (got)
             tx.submit(got);
         std::uint32_t n = back.peek(256, &index);

@@ -38,7 +38,7 @@ extern "C" {
 /* Bumped when a function or struct of this header changes incompatibly. */
 #define ZC_API_VERSION 1
 /* Bumped when the shared region's layout changes. */
-#define ZC_LAYOUT_VERSION 5
+#define ZC_LAYOUT_VERSION 6
 
 /* The API version the library was built with (compare to ZC_API_VERSION). */
 unsigned zc_api_version(void);
@@ -68,10 +68,13 @@ void zc_set_log_handler(zc_log_fn handler, void* user);
 /* ------------------------------------------------------------------------ */
 /* Buffers                                                                  */
 
-/* Metadata in each frame's headroom, before the packet data. */
+/* Metadata in each frame's headroom, before the packet data, written by
+ * the device that received into the buffer. A queue's consumer gets the
+ * same facts, and the balancer's flow hash, in each RX descriptor
+ * (zc_rx_desc, zc/desc.h) and need not read this line at all. */
 typedef struct zc_buffer_meta {
     uint64_t timestamp_ns; /* receive time, CLOCK_REALTIME nanoseconds */
-    uint32_t hash;         /* flow hash, as computed by the balancer */
+    uint32_t hash;         /* 0: the balancer's hash is in zc_rx_desc.hash */
     uint32_t length;       /* bytes on the wire (may exceed the captured len) */
     uint16_t port;         /* input port: index of the device in an aggregate */
     uint16_t flags;
@@ -230,7 +233,8 @@ int zc_queue_open(zc_cluster* cluster, uint32_t queue, zc_queue_end end, zc_queu
 void zc_queue_close(zc_queue* queue);
 
 /* Worker end (the cluster's owner only). send: up to n descriptors onto the
- * RX ring (all of them or as many as fit); reap: up to n returned
+ * RX ring (all of them or as many as fit), each with the time, wire length
+ * and port of its buffer's zc_buffer_meta (hash 0); reap: up to n returned
  * descriptors, as the consumer wrote them: check each (zc_buffer_from_addr,
  * and that the queue holds that buffer) before using it. */
 uint32_t zc_queue_send_burst(zc_queue* queue, const zc_desc* descs, uint32_t n);
@@ -239,8 +243,11 @@ uint32_t zc_queue_reap_burst(zc_queue* queue, zc_desc* descs, uint32_t n);
 /* Consumer end. recv: up to n descriptors from the RX ring, each checked
  * (one that names no buffer of the pool, or a length its buffer cannot hold,
  * is skipped and counted in bad_descriptors; the latter is given back at
- * once); give_back: up to n descriptors onto the return ring. */
+ * once); recv_rx: the same, with each packet's time, wire length, port and
+ * flow hash (zc_rx_desc, zc/desc.h); give_back: up to n descriptors onto
+ * the return ring. */
 uint32_t zc_queue_recv_burst(zc_queue* queue, zc_desc* descs, uint32_t n);
+uint32_t zc_queue_recv_rx_burst(zc_queue* queue, zc_rx_desc* descs, uint32_t n);
 uint32_t zc_queue_give_back_burst(zc_queue* queue, const zc_desc* descs, uint32_t n);
 
 /* The shared counters of one queue, read from any process attached to the

@@ -116,13 +116,13 @@ public:
 
     // Inline ring ends of queue `queue`; throws if the queue does not exist.
     // Each end is for one thread of one process at a time.
-    [[nodiscard]] RingProducer<zc_desc> rx_producer(std::uint32_t queue) const
+    [[nodiscard]] RingProducer<zc_rx_desc> rx_producer(std::uint32_t queue) const
     {
-        return RingProducer<zc_desc>(ring(queue, ZC_RING_RX), slots());
+        return RingProducer<zc_rx_desc>(ring(queue, ZC_RING_RX), slots());
     }
-    [[nodiscard]] RingConsumer<zc_desc> rx_consumer(std::uint32_t queue) const
+    [[nodiscard]] RingConsumer<zc_rx_desc> rx_consumer(std::uint32_t queue) const
     {
-        return RingConsumer<zc_desc>(ring(queue, ZC_RING_RX), slots());
+        return RingConsumer<zc_rx_desc>(ring(queue, ZC_RING_RX), slots());
     }
     [[nodiscard]] RingProducer<zc_desc> return_producer(std::uint32_t queue) const
     {
