@@ -91,8 +91,9 @@ inline void BalancerLane::go_home(std::uint32_t buffer) noexcept
     const std::uint32_t device = origin.device;
     std::uint32_t& count = going_home_count[device];
     zc_packet* home = going_home[device].data();
+    // Only the buffer and its device queue: the rest of each entry stays
+    // as the vector made it (zero), as release_burst wants it.
     zc_packet& packet = home[count++];
-    packet = zc_packet{};
     packet.buffer = buffer;
     packet.queue = origin.device_queue;
     if (count == kGoingHomeBatch) [[unlikely]]
@@ -257,6 +258,34 @@ void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* 
     const zc_packet* const packets = received.data();
     const std::uint32_t* const hash = hashes.data();
     const std::uint32_t groups_here = balancer->group_count;
+    const std::uint8_t device = static_cast<std::uint8_t>(d);
+
+    if (groups_here == 1 && filtered_groups == 0 && !rules_now) [[likely]] {
+        // One group, nothing to match: each packet has one queue and one
+        // reference, the device's own (go_home left the count at 1).
+        const BalancerGroup group = groups[0];
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const zc_packet& packet = packets[i];
+            const std::uint32_t buffer = packet.buffer;
+            const std::uint32_t h = hash[i];
+            BufferState& state = states[buffer];
+            origin_of[buffer] = BufferOrigin{owner_of(*cluster, buffer), packet.queue, device, 0};
+            const std::uint32_t q = group.pick(h);
+            BalancerQueue& queue = queue_at[q];
+            if (queue.outstanding + queue.staged < queue.limit) [[likely]] {
+                state.refcount = 1;
+                set_owner(*cluster, buffer, ZC_OWNER(ZC_OWNER_QUEUE, q));
+                queue.stage[queue.staged++] =
+                    zc_rx_desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
+                               packet.caplen, packet.len, packet.timestamp_ns, h, packet.port, 0};
+            } else {
+                ++queue.dropped;
+                go_home(buffer); // its only reference
+                ++dropped_everywhere;
+            }
+        }
+        return;
+    }
 
     for (std::uint32_t i = 0; i < n; ++i) {
         const zc_packet& packet = packets[i];
@@ -264,7 +293,7 @@ void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* 
         const std::uint32_t h = hash[i];
 
         BufferState& state = states[buffer];
-        origin_of[buffer] = BufferOrigin{owner_of(*cluster, buffer), packet.queue, static_cast<std::uint8_t>(d), 0};
+        origin_of[buffer] = BufferOrigin{owner_of(*cluster, buffer), packet.queue, device, 0};
 
         // Content rules (rules.hpp): drop (no group), steer (one group) or
         // pass (every group): groups [lead, end) get the packet.

@@ -204,6 +204,22 @@ inline bool carries_ports(std::uint8_t protocol) noexcept // packet_parse.cpp ha
 {
     if (f == nullptr || caplen < kEthernet + 20)
         return false;
+    // The commonest frame of all, in one test: IPv4 without options, not
+    // a fragment, TCP or UDP, the ports captured and inside the IP length
+    // (0: unknown, as the parser takes it). Exactly the frames the 5tuple
+    // branch below would hash with five_tuple4 at l4 = 34, with the same
+    // fields; about half its instructions.
+    if (ports && caplen >= kEthernet + 24) {
+        const std::uint8_t* ip = f + kEthernet;
+        const std::uint32_t total = load16(ip + 2);
+        const std::uint8_t protocol = ip[9];
+        const bool common = (load16(f + 12) == 0x0800) & (ip[0] == 0x45) & ((load16(ip + 6) & 0x3fffu) == 0) &
+                            ((protocol == 6) | (protocol == 17)) & ((total == 0) | (total >= 24));
+        if (common) [[likely]] {
+            out = five_tuple4(load32(ip + 12), load32(ip + 16), load16(ip + 20), load16(ip + 22), protocol);
+            return true;
+        }
+    }
     const std::uint16_t type = load16(f + 12);
     const std::uint8_t* ip = f + kEthernet;
     if (type == 0x0800) {

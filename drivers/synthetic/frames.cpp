@@ -12,6 +12,7 @@ constexpr std::size_t kEthernet = 14;
 constexpr std::size_t kIpv4 = 20;
 constexpr std::size_t kUdp = 8;
 constexpr std::size_t kPayload = kEthernet + kIpv4 + kUdp;
+static_assert(kPayload == kSequenceOffset);
 
 void put16(std::byte* at, std::uint16_t value) noexcept
 {
@@ -78,11 +79,6 @@ void build(std::byte* out, std::uint32_t size, Flow flow, std::uint64_t sequence
     for (std::uint32_t i = 8; i < bytes - kPayload; ++i)
         payload[i] = static_cast<std::byte>(i * 7 + flow.number);
     set_sequence(out, sequence);
-}
-
-void set_sequence(std::byte* frame, std::uint64_t sequence) noexcept
-{
-    std::memcpy(frame + kPayload, &sequence, sizeof sequence);
 }
 
 bool parse(const std::byte* frame, std::uint32_t length, Flow* flow, std::uint64_t* sequence) noexcept

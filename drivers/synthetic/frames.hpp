@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace zc::frames {
 
@@ -33,8 +34,15 @@ constexpr std::uint32_t frame_bytes(std::uint32_t size) noexcept { return size -
 // `size` must be in [kMinSize, kMaxSize].
 void build(std::byte* out, std::uint32_t size, Flow flow, std::uint64_t sequence) noexcept;
 
-// Rewrites only the sequence number of a frame build() wrote.
-void set_sequence(std::byte* frame, std::uint64_t sequence) noexcept;
+// Where the sequence number is: the first 8 bytes of the UDP payload.
+inline constexpr std::size_t kSequenceOffset = 14 + 20 + 8;
+
+// Rewrites only the sequence number of a frame build() wrote (inline: the
+// synthetic driver does it for every packet).
+inline void set_sequence(std::byte* frame, std::uint64_t sequence) noexcept
+{
+    std::memcpy(frame + kSequenceOffset, &sequence, sizeof sequence);
+}
 
 // Reads back flow and sequence from a frame build() wrote; false for any
 // other frame (or one shorter than `length`).
