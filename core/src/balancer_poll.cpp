@@ -25,6 +25,14 @@ namespace {
 
 constexpr std::uint32_t kReapBatch = 256;
 
+// A packet's RX descriptor: where it is in the pool and its facts, as the
+// device gave them (the consumer takes the larger length as the wire's).
+inline zc_rx_desc rx_desc_of(const zc_packet& packet, std::uint32_t hash, const std::byte* pool) noexcept
+{
+    return zc_rx_desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
+                      packet.caplen, packet.len, packet.timestamp_ns, hash, packet.port, 0};
+}
+
 // Wake-ups while the devices deliver full bursts (saturated): a queue's
 // sleep flag is looked at (a fence, a read of a line its consumer writes,
 // and the pipe write when it sleeps) once kWakeBatch descriptors are
@@ -265,19 +273,14 @@ void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* 
         // reference, the device's own (go_home left the count at 1).
         const BalancerGroup group = groups[0];
         for (std::uint32_t i = 0; i < n; ++i) {
-            const zc_packet& packet = packets[i];
-            const std::uint32_t buffer = packet.buffer;
-            const std::uint32_t h = hash[i];
-            BufferState& state = states[buffer];
-            origin_of[buffer] = BufferOrigin{owner_of(*cluster, buffer), packet.queue, device, 0};
-            const std::uint32_t q = group.pick(h);
+            const std::uint32_t buffer = packets[i].buffer;
+            origin_of[buffer] = BufferOrigin{owner_of(*cluster, buffer), packets[i].queue, device, 0};
+            const std::uint32_t q = group.pick(hash[i]);
             BalancerQueue& queue = queue_at[q];
             if (queue.outstanding + queue.staged < queue.limit) [[likely]] {
-                state.refcount = 1;
+                states[buffer].refcount = 1;
                 set_owner(*cluster, buffer, ZC_OWNER(ZC_OWNER_QUEUE, q));
-                queue.stage[queue.staged++] =
-                    zc_rx_desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
-                               packet.caplen, packet.len, packet.timestamp_ns, h, packet.port, 0};
+                queue.stage[queue.staged++] = rx_desc_of(packets[i], hash[i], pool);
             } else {
                 ++queue.dropped;
                 go_home(buffer); // its only reference
@@ -314,13 +317,7 @@ void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* 
             }
         }
 
-        const zc_rx_desc desc{static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(packet.data) - pool),
-                              packet.caplen,
-                              packet.len >= packet.caplen ? packet.len : packet.caplen,
-                              packet.timestamp_ns,
-                              h,
-                              packet.port,
-                              0};
+        const zc_rx_desc desc = rx_desc_of(packet, h, pool);
         if (filtered_groups != 0) [[unlikely]] {
             distribute_filtered(packet, h, desc, lead, end);
             continue;
