@@ -57,7 +57,7 @@ over its queues; consumers read queue Q as zc:CLUSTER@Q.
                            and feeding every queue; both directions of a
                            flow still meet in one queue
       --burst N            packets read from a device at a time (1 to 1024,
-                           default 64): more amortises each round's fixed
+                           default 256): more amortises each round's fixed
                            work over more packets, at the price of latency
       --core LIST          pin the balancer threads to these CPUs, one
                            each in turn (e.g. 2 or 2,3)

@@ -29,7 +29,7 @@ using namespace zc;
 
 namespace {
 
-constexpr std::uint32_t kDefaultBurst = 64;
+constexpr std::uint32_t kDefaultBurst = 256;
 constexpr std::uint32_t kMaxBurst = 1024;
 constexpr std::uint32_t kMaxQueues = 1024; // as the cluster
 // The region's rule table is rewritten at most this often, and at once

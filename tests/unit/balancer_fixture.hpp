@@ -46,6 +46,7 @@ inline void write_capture(const std::string& path, std::uint32_t count, std::uin
 
 inline constexpr std::uint32_t kFlows = 16;
 inline constexpr std::uint32_t kDeviceFrames = 1024; // a multiple of 2 * kFlows
+inline constexpr std::uint32_t kTestBurst = 64;      // packets per device read
 
 struct Seen {
     std::uint32_t queue;
@@ -101,6 +102,9 @@ protected:
         zc_error err{};
         ASSERT_EQ(zc_balancer_parse_groups(groups, &bc, &err), 0) << err.message;
         bc.mode = mode;
+        // The tests count rounds in bursts of 64 from devices of
+        // kDeviceFrames buffers (zc-balance's default, 256, is for speed).
+        bc.burst = kTestBurst;
         std::uint32_t queues = 0;
         for (std::uint32_t g = 0; g < bc.group_count; ++g) {
             bc.groups[g].on_full = on_full;

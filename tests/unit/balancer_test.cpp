@@ -302,7 +302,7 @@ protected:
         const zc_balancer_stats first = stats();
         const std::uint32_t limit = first.queues[0].limit;
         constexpr std::uint32_t kRounds = 2000;
-        constexpr std::uint32_t kBurst = 64;
+        constexpr std::uint32_t kBurst = kTestBurst;
 
         // Both consumers keep up.
         for (std::uint32_t round = 0; round < kRounds; ++round) {

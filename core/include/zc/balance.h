@@ -50,7 +50,7 @@ typedef struct zc_balancer_config {
     zc_hash_mode mode;           /* how a packet picks its queue in each group */
     uint32_t group_count;        /* 1 .. ZC_BALANCE_MAX_GROUPS */
     zc_balance_group groups[ZC_BALANCE_MAX_GROUPS];
-    uint32_t burst;              /* packets per device read (default 64) */
+    uint32_t burst;              /* packets per device read (default 256) */
     uint32_t queue_limit;        /* drop mode: buffers one queue may hold (on its ring, in its
                                     consumer's hands); 0: the buffers the devices can have out
                                     at once (their budgets summed, at most the pool's frames)
