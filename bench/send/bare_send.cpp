@@ -342,7 +342,7 @@ std::uint64_t afxdp(const Run& run)
 int usage()
 {
     std::fputs("usage: bare-send -i IFACE [-m auto|live|tx-ring|sendmmsg|afxdp] [-s BYTES] [-f FLOWS]\n"
-               "                 [-b BATCH] [-d SECONDS] [--json]\n",
+               "                 [-b BATCH (1 to 65536; 0: the mode's own)] [-d SECONDS] [--json]\n",
                stderr);
     return 2;
 }
@@ -379,7 +379,7 @@ int main(int argc, char** argv)
         }
     }
     if (run.interface.empty() || duration <= 0 || size < zc::frames::kMinSize || size > zc::frames::kMaxSize ||
-        flows == 0 || flows > 65536 ||
+        flows == 0 || flows > 65536 || run.batch > 65536 ||
         (mode != "auto" && mode != "live" && mode != "tx-ring" && mode != "sendmmsg" && mode != "afxdp"))
         return usage();
     run.ifindex = if_nametoindex(run.interface.c_str());

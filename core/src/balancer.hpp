@@ -68,12 +68,12 @@ struct BufferOrigin {
 // buffers it delivered there (held). Written by the lane's thread; by the
 // control path only while the lanes are paused (zc_balancer::Pause).
 struct BalancerQueue {
-    RingProducer<zc_rx_desc> rx; // worker end of the lane's RX ring
-    RingConsumer<zc_desc> ret;  // worker end of the lane's return ring
-    QueueInfo* info = nullptr;  // published counters (enqueued, dropped_full, bad_return, cut_off)
-    QueueSide* side = nullptr;  // the consumer's side: its sleep flag and counters, untrusted
+    RingProducer<zc_rx_desc> rx;   // worker end of the lane's RX ring
+    RingConsumer<zc_desc> ret;     // worker end of the lane's return ring
+    QueueInfo* info = nullptr;     // published counters (enqueued, dropped_full, bad_return, cut_off)
+    QueueSide* side = nullptr;     // the consumer's side: its sleep flag and counters, untrusted
     std::uint64_t* held = nullptr; // bitmap: frame_count bits
-    zc_rx_desc* stage = nullptr; // descriptors for this queue not yet on its ring
+    zc_rx_desc* stage = nullptr;   // descriptors for this queue not yet on its ring
     std::uint32_t staged = 0;
     bool wait = false;          // ZC_ON_FULL_WAIT, as configured
     bool broken = false;        // its consumer broke the protocol: takes nothing until cut off
@@ -129,7 +129,7 @@ struct BalancerLane {
 
     std::vector<BalancerQueue> queues;
     std::vector<std::uint64_t> held_bits;     // queues * words_per_queue
-    std::vector<zc_rx_desc> stage_memory;       // queues * stage_capacity
+    std::vector<zc_rx_desc> stage_memory;     // queues * stage_capacity
     std::vector<zc_packet> received;          // one device burst
     std::vector<std::uint32_t> hashes;        // its flow hashes
     // Per device of the balancer (only this lane's are used): buffers going

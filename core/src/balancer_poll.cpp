@@ -253,8 +253,9 @@ void BalancerLane::announce_waiting(bool saturated) noexcept
 // Deals out the burst of device `d` in `received`, whose hashes are in
 // `hashes`: writes each buffer's origin once, gives it one reference per
 // group, and stages one RX descriptor (zc_rx_desc: the packet's facts, so
-// that its consumer reads no metadata line) for one queue of each group. The descriptors go on the rings in flush(), one reserve and one
-// submit per queue for the whole round.
+// that its consumer reads no metadata line) for one queue of each group.
+// The descriptors go on the rings in flush(), one reserve and one submit
+// per queue for the whole round.
 void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* rules_now) noexcept
 {
     std::byte* const pool = cluster->pool;
@@ -270,7 +271,8 @@ void BalancerLane::distribute(std::uint32_t d, std::uint32_t n, rules::Matcher* 
 
     if (groups_here == 1 && filtered_groups == 0 && !rules_now) [[likely]] {
         // One group, nothing to match: each packet has one queue and one
-        // reference, the device's own (go_home left the count at 1).
+        // reference (the count the device handed it out with, 1, stored
+        // again as the general loop stores its own).
         const BalancerGroup group = groups[0];
         for (std::uint32_t i = 0; i < n; ++i) {
             const std::uint32_t buffer = packets[i].buffer;

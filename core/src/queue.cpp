@@ -108,9 +108,9 @@ extern "C" std::uint32_t zc_queue_send_burst(zc_queue* q, const zc_desc* descs, 
         const zc_desc& desc = descs[i];
         zc_rx_desc rx{desc.addr, desc.len, desc.len, 0, 0, 0, 0};
         // The owner's own descriptors; one that names no buffer carries no facts.
-        if (buffer_of(*q->cluster, desc.addr) < q->cluster->frame_count) {
-            const auto* meta = reinterpret_cast<const zc_buffer_meta*>(
-                q->cluster->pool + (desc.addr & ~std::uint64_t{q->cluster->frame_size - 1u}));
+        const std::uint64_t buffer = buffer_of(*q->cluster, desc.addr);
+        if (buffer < q->cluster->frame_count) {
+            const zc_buffer_meta* meta = zc_buffer_meta_of(q->cluster, static_cast<std::uint32_t>(buffer));
             rx.wire_len = meta->length > desc.len ? meta->length : desc.len;
             rx.timestamp_ns = meta->timestamp_ns;
             rx.port = meta->port;
