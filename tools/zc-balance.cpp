@@ -429,6 +429,10 @@ int run(const Options& o, int ready_fd)
         std::fprintf(stderr, "%s%u-%u %s", g ? ", " : "", base, base + config.groups[g].queues - 1,
                      config.groups[g].on_full == ZC_ON_FULL_WAIT ? "wait" : "drop");
     std::fprintf(stderr, "), hash %s, %u buffers", zc_hash_mode_name(config.mode), cluster_config.frame_count);
+    zc_cluster_info region{};
+    region.struct_size = sizeof region;
+    if (zc_cluster_get_info(r.cluster, &region) == 0)
+        std::fprintf(stderr, " in %s (%s)", region.path, region.hugepages ? "huge pages" : "4 KiB pages");
     if (o.threads > 1)
         std::fprintf(stderr, ", %u threads", o.threads);
     std::fprintf(stderr, "; devices:");

@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <linux/magic.h>
 #include <memory>
+#include <string>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -147,6 +148,42 @@ void unmap_side(SideMapping& m) noexcept
     m = SideMapping{};
 }
 
+// A number in a sysfs file; false when it cannot be read.
+bool read_sysfs_number(const std::string& path, std::uint64_t* value)
+{
+    FILE* file = std::fopen(path.c_str(), "re");
+    if (file == nullptr)
+        return false;
+    unsigned long long number = 0;
+    const bool ok = std::fscanf(file, "%llu", &number) == 1;
+    std::fclose(file);
+    *value = number;
+    return ok;
+}
+
+// Huge pages a new region on the hugetlbfs at /dev/hugepages can have.
+// The kernel's pool of the mount's page size bounds it: its free pages less
+// those already promised to mappings that have not touched them yet
+// (sysfs free_hugepages - resv_hugepages). A mount with a size= limit
+// (statfs blocks != 0) bounds it too; one without (systemd's
+// dev-hugepages.mount, a plain mount -t hugetlbfs) says 0 blocks, 0 free,
+// which means "no limit of its own", not "full".
+std::uint64_t usable_huge_pages(const struct statfs& fs)
+{
+    const std::string pool =
+        "/sys/kernel/mm/hugepages/hugepages-" + std::to_string(fs.f_bsize / 1024) + "kB/";
+    std::uint64_t free = 0;
+    std::uint64_t reserved = 0;
+    std::uint64_t usable = 0;
+    if (read_sysfs_number(pool + "free_hugepages", &free) && read_sysfs_number(pool + "resv_hugepages", &reserved))
+        usable = free > reserved ? free - reserved : 0;
+    else
+        usable = fs.f_blocks != 0 ? static_cast<std::uint64_t>(fs.f_bfree) : 0; // no sysfs: the mount's word
+    if (fs.f_blocks != 0 && static_cast<std::uint64_t>(fs.f_bfree) < usable)
+        usable = fs.f_bfree;
+    return usable;
+}
+
 // Decides where a new region goes: hugetlbfs when it is mounted and has the
 // pages, else /dev/shm, saying why.
 const char* choose_directory(const zc_cluster_config& config, std::uint64_t bytes_4k, bool* hugepages)
@@ -165,11 +202,12 @@ const char* choose_directory(const zc_cluster_config& config, std::uint64_t byte
     }
     std::uint64_t page = static_cast<std::uint64_t>(fs.f_bsize);
     std::uint64_t needed = align_up(bytes_4k, page) / page;
-    if (fs.f_bfree < needed) {
+    const std::uint64_t usable = usable_huge_pages(fs);
+    if (usable < needed) {
         log(ZC_LOG_INFO,
             "cluster: hugetlbfs has %" PRIu64 " free pages of %" PRIu64 " KiB, the region needs %" PRIu64
             "; using %s (raise /proc/sys/vm/nr_hugepages for huge pages)",
-            static_cast<std::uint64_t>(fs.f_bfree), page / 1024, needed, kShmDir);
+            usable, page / 1024, needed, kShmDir);
         return kShmDir;
     }
     *hugepages = true;

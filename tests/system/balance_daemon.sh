@@ -154,7 +154,7 @@ stop "$configured" "$workdir/config.log"
 note "options on the command line override the file; -i replaces its interfaces"
 start_in_b "$workdir/override.log" "$banner" "$balance" --config "$workdir/cluster.conf" -n 3,1 -m 5tuple -i zc:synthetic
 ours="$ours $bg_pid"
-grep -q "^$banner 4 queues (0-2 drop, 3-3 wait), hash 5tuple, [0-9]* buffers; devices: synthetic (synthetic)\$" \
+grep -q "^$banner 4 queues (0-2 drop, 3-3 wait), hash 5tuple, [0-9]* buffers in /dev/[a-z]*/zc/cluster-[0-9]* ([0-9A-Za-z ]* pages); devices: synthetic (synthetic)\$" \
     "$workdir/override.log" || { cat "$workdir/override.log" >&2; fail "the command line did not override the file"; }
 stop "$bg_pid" "$workdir/override.log"
 
