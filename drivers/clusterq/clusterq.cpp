@@ -102,7 +102,6 @@ namespace {
 
 constexpr std::uint32_t kMaxStash = 1u << 20;         // descriptors (16 MiB) at most
 constexpr long kTickNs = 1000000;                      // the selectable timer's period
-constexpr std::uint64_t kSpinNs = 50000;               // wait() looks this long before it sleeps
 constexpr std::uint64_t kOwnerCheckNs = 100000000;     // owner liveness, at most this often
 constexpr std::uint32_t kWakeEvent = 0, kControlEvent = 1; // epoll_event.data.u32
 
@@ -277,19 +276,22 @@ public:
 
     int wait(int timeout_ms) noexcept override
     {
-        if (timeout_ms != 0)
-            spin_for_packets();
+        const std::uint64_t started = timeout_ms != 0 ? monotonic_ns() : 0;
+        if (timeout_ms != 0 && look_budget_.ns() != 0)
+            look_for_packets(started + look_budget_.ns());
         int state = look();
         if (state != 0 || timeout_ms == 0)
             return state;
         const std::uint64_t deadline =
-            timeout_ms < 0 ? 0 : monotonic_ns() + static_cast<std::uint64_t>(timeout_ms) * 1000000u;
+            timeout_ms < 0 ? 0 : started + static_cast<std::uint64_t>(timeout_ms) * 1000000u;
         for (;;) {
             int sleep_ms = -1; // without a socket, the timer wakes us within a tick
             if (timeout_ms >= 0) {
                 std::uint64_t now = monotonic_ns();
-                if (now >= deadline)
+                if (now >= deadline) {
+                    look_budget_.slept(now - started, 0);
                     return 0;
+                }
                 sleep_ms = static_cast<int>((deadline - now + 999999u) / 1000000u);
             }
             if (wake_) {
@@ -305,8 +307,10 @@ public:
                 if (::poll(&entry, 1, sleep_ms) < 0)
                     return -errno;
             }
-            if ((state = look()) != 0)
+            if ((state = look()) != 0) {
+                look_budget_.slept(monotonic_ns() - started, rx_backlog());
                 return state;
+            }
         }
     }
 
@@ -418,6 +422,15 @@ private:
     }
 
     // Whether any lane's RX ring has descriptors.
+    // Packets waiting on the RX rings, summed (statistics, the look budget).
+    std::uint32_t rx_backlog() noexcept
+    {
+        std::uint32_t waiting = 0;
+        for (std::uint32_t lane = 0; lane < lanes_; ++lane)
+            waiting += rx_[lane].occupancy();
+        return waiting;
+    }
+
     bool rx_waiting() noexcept
     {
         for (std::uint32_t lane = 0; lane < lanes_; ++lane)
@@ -426,16 +439,13 @@ private:
         return false;
     }
 
-    // Before sleeping, a wait looks at the RX rings for up to kSpinNs,
-    // yielding the CPU between looks: under load the next batch is usually
-    // microseconds away, and a consumer that sleeps costs the owner a pipe
-    // write (a system call and, in a VM, an interrupt to another CPU: a
-    // third of zc-balance's time with a sleeping zc-count per queue) and
-    // itself a context switch. An idle queue costs kSpinNs of CPU per
-    // wait, at most 0.05% of a CPU with zc-count's 100 ms waits.
-    void spin_for_packets() noexcept
+    // Before sleeping, a wait looks at the RX rings until `until` (for as
+    // long as look_budget_ says: wakeup::LookBudget), yielding the CPU
+    // between looks. Under load that saves the owner its pipe writes (a
+    // third of zc-balance's time with a sleeping zc-count per queue); on a
+    // quiet queue the budget is 0 after the first sleep.
+    void look_for_packets(std::uint64_t until) noexcept
     {
-        const std::uint64_t until = monotonic_ns() + kSpinNs;
         do {
             if (rx_waiting())
                 return;
@@ -535,6 +545,7 @@ private:
     std::uint32_t stash_head_ = 0;
     std::uint32_t stash_count_ = 0;
     std::uint32_t held_ = 0; // buffers handed out and not released
+    wakeup::LookBudget look_budget_; // how long wait() looks before it sleeps
     std::uint64_t stash_overflow_ = 0;
     std::vector<std::uint8_t> lane_of_; // per buffer of the pool, the lane it came by (empty with one lane)
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "internal/cluster.hpp" // QueueInfo and QueueSide counters, and the claim
+#include "internal/wakeup.hpp"   // LookBudget
 #include "zc/device.h"
 #include "zc/zc.hpp"
 
@@ -545,6 +546,32 @@ TEST_F(ClusterQueueTest, FullReturnRingLosesNoBuffer)
     for (std::size_t i = 0; i < sent.size(); ++i)
         EXPECT_EQ(back[i].addr, sent[i].addr) << i; // each once, in order
     EXPECT_EQ(load(side(1).returned), sent.size());
+}
+
+// How long a wait looks before it sleeps follows the last sleep: a sleep
+// that a look would have cut short (packets within kMaxNs), or one that
+// woke late to a backlog, keeps the look; a long one that found a packet
+// or two (a quiet queue), or the timeout, drops it until one of the first
+// kind again.
+TEST(LookBudget, FollowsWhatTheLastSleepShowed)
+{
+    using zc::wakeup::LookBudget;
+    LookBudget budget;
+    EXPECT_EQ(budget.ns(), LookBudget::kMaxNs); // a fresh consumer looks
+    budget.slept(LookBudget::kMaxNs - 1, 1);
+    EXPECT_EQ(budget.ns(), LookBudget::kMaxNs);
+    budget.slept(LookBudget::kMaxNs, 1); // a look of kMaxNs would have missed it
+    EXPECT_EQ(budget.ns(), 0u);
+    budget.slept(100000000, 0); // a 100 ms timeout on a quiet queue
+    EXPECT_EQ(budget.ns(), 0u);
+    budget.slept(2000, 1); // traffic again: packets 2 us into the sleep
+    EXPECT_EQ(budget.ns(), LookBudget::kMaxNs);
+    budget.slept(400000, 1);
+    EXPECT_EQ(budget.ns(), 0u);
+    budget.slept(400000, LookBudget::kBacklog); // woken late (its CPU was busy) to a backlog
+    EXPECT_EQ(budget.ns(), LookBudget::kMaxNs);
+    budget.slept(400000, LookBudget::kBacklog - 1);
+    EXPECT_EQ(budget.ns(), 0u);
 }
 
 TEST_F(ClusterQueueTest, ConsumerHoldingEveryBufferReceivesNoMoreUntilItReleases)
