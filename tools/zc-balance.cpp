@@ -188,12 +188,17 @@ void idle_wait(const std::vector<zc_device*>& devices, std::vector<pollfd>& fds,
 {
     if (idle_rounds < 64)
         return; // spin a little first: packets usually follow packets
+    // A device that says "ready" when the round before found nothing (the
+    // pool is held by consumers, say) would make this a busy loop: after
+    // the first wait of an idle spell, "ready" is followed by a short
+    // sleep. The first one is not: its "ready" is packets, to be read now.
+    const bool again = idle_rounds > 64;
     if (devices.size() == 1) {
-        if (zc_device_wait(devices[0], 10) != 0)
-            ::usleep(idle_rounds < 1024 ? 10 : 200); // "ready" and yet nothing: the pool is held by consumers
+        if (zc_device_wait(devices[0], 10) != 0 && again)
+            ::usleep(idle_rounds < 1024 ? 10 : 200);
         return;
     }
-    if (::poll(fds.data(), fds.size(), 10) > 0)
+    if (::poll(fds.data(), fds.size(), 10) > 0 && again)
         ::usleep(idle_rounds < 1024 ? 10 : 200);
 }
 
@@ -254,8 +259,10 @@ void run_lane(zc_balancer* balancer, std::uint32_t lane, int core, std::atomic<b
         }
         if (++idle < 64)
             continue; // spin a little first: packets usually follow packets
-        if (::poll(fds.data(), fds.size(), 10) > 0)
-            ::usleep(idle < 1024 ? 10 : 200); // "ready" and yet nothing: the pool is held by consumers
+        // "Ready" after the first wait of an idle spell and yet nothing (the
+        // pool held by consumers): a short sleep, not a busy loop (idle_wait).
+        if (::poll(fds.data(), fds.size(), 10) > 0 && idle > 64)
+            ::usleep(idle < 1024 ? 10 : 200);
     }
 }
 
