@@ -421,8 +421,7 @@ private:
         }
     }
 
-    // Whether any lane's RX ring has descriptors.
-    // Packets waiting on the RX rings, summed (statistics, the look budget).
+    // Packets waiting on the RX rings, summed (for the look budget).
     std::uint32_t rx_backlog() noexcept
     {
         std::uint32_t waiting = 0;
@@ -431,6 +430,7 @@ private:
         return waiting;
     }
 
+    // Whether any lane's RX ring has descriptors.
     bool rx_waiting() noexcept
     {
         for (std::uint32_t lane = 0; lane < lanes_; ++lane)
