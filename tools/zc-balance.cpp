@@ -182,17 +182,21 @@ void print_rule_stats(zc_balancer* balancer)
     std::fflush(stdout);
 }
 
+// Empty rounds a balancer thread spins before it waits: packets usually
+// follow packets, and a wait is a system call and a wake-up.
+constexpr unsigned kIdleSpinRounds = 64;
+
 // Waits until a device may have packets, or a short while: a consumer that
 // hands buffers back wakes nobody yet, so the wait is bounded.
 void idle_wait(const std::vector<zc_device*>& devices, std::vector<pollfd>& fds, unsigned idle_rounds)
 {
-    if (idle_rounds < 64)
-        return; // spin a little first: packets usually follow packets
+    if (idle_rounds < kIdleSpinRounds)
+        return;
     // A device that says "ready" when the round before found nothing (the
     // pool is held by consumers, say) would make this a busy loop: after
     // the first wait of an idle spell, "ready" is followed by a short
     // sleep. The first one is not: its "ready" is packets, to be read now.
-    const bool again = idle_rounds > 64;
+    const bool again = idle_rounds > kIdleSpinRounds;
     if (devices.size() == 1) {
         if (zc_device_wait(devices[0], 10) != 0 && again)
             ::usleep(idle_rounds < 1024 ? 10 : 200);
@@ -257,11 +261,11 @@ void run_lane(zc_balancer* balancer, std::uint32_t lane, int core, std::atomic<b
             idle = 0;
             continue;
         }
-        if (++idle < 64)
-            continue; // spin a little first: packets usually follow packets
+        if (++idle < kIdleSpinRounds)
+            continue;
         // "Ready" after the first wait of an idle spell and yet nothing (the
         // pool held by consumers): a short sleep, not a busy loop (idle_wait).
-        if (::poll(fds.data(), fds.size(), 10) > 0 && idle > 64)
+        if (::poll(fds.data(), fds.size(), 10) > 0 && idle > kIdleSpinRounds)
             ::usleep(idle < 1024 ? 10 : 200);
     }
 }
